@@ -1,0 +1,12 @@
+"""mmxclip: X-CLIP for MMAction2.
+
+Importing the package applies the stack fixes of :mod:`mmxclip.compat`
+first, then registers the models in ``mmaction.registry.MODELS``.
+"""
+from . import compat
+
+COMPAT_APPLIED = compat.apply()
+
+from .models import *  # noqa: E402,F401,F403
+
+__version__ = '0.1.0'

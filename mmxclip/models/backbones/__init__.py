@@ -1,0 +1,3 @@
+from .cct import CCTViT, CrossFrameBlock
+
+__all__ = ['CCTViT', 'CrossFrameBlock']

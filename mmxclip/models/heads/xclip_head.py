@@ -1,0 +1,142 @@
+"""X-CLIP's prompt-aware text head."""
+import math
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn.functional as F
+from mmaction.models.heads import BaseHead
+from mmaction.registry import MODELS
+from torch import Tensor, nn
+
+from .class_names import load_class_names
+from .prompt_generator import PromptGenerator
+from .text_encoder import CLIPTextEncoder
+from .tokenizer import tokenize
+
+
+@MODELS.register_module()
+class XCLIPTextHead(BaseHead):
+    """Classify videos by similarity to their class names' text embeddings.
+
+    CLIP's text encoder embeds the class names (``K`` texts); the prompt
+    generator adds a per-video prompt to every class embedding from the
+    video's visual tokens; logits are ``exp(logit_scale)`` times the cosine
+    similarity of the video embedding and each prompted class embedding.
+    Loss, label smoothing, soft (mixup / cutmix) labels and multi-view
+    averaging are :class:`BaseHead`'s.
+
+    Text features are computed once per class set and cached while the text
+    encoder cannot receive gradients (frozen, or in ``no_grad``). The cache
+    is keyed on the encoder's parameters (storage and in-place version), so
+    moving the model, loading weights or an optimizer step invalidates it;
+    :meth:`set_class_names` replaces the class set.
+
+    Args:
+        class_names: Class names in label order, or a text file with one per
+            line.
+        num_classes: Expected number of classes; checked against
+            ``class_names`` when given.
+        embed_dim: Joint embedding dim E.
+        vision_width: Width D of the backbone's patch tokens.
+        text_cfg: :class:`CLIPTextEncoder` arguments other than
+            ``embed_dim``.
+        prompt_cfg: :class:`PromptGenerator` arguments other than
+            ``embed_dim``.
+        prompt_template: Format string turning a class name into its text;
+            X-CLIP uses the bare name ``'{}'``.
+        freeze_text_encoder: Freeze the text encoder and ``logit_scale``, as
+            published.
+        logit_scale_init: Initial ``logit_scale`` (CLIP's ``ln(1 / 0.07)``).
+        kwargs: :class:`BaseHead` arguments (``loss_cls``,
+            ``label_smooth_eps``, ``topk``, ``average_clips``, ``init_cfg``).
+    """
+
+    def __init__(self,
+                 class_names: Union[str, Sequence[str]],
+                 num_classes: Optional[int] = None,
+                 embed_dim: int = 512,
+                 vision_width: int = 768,
+                 text_cfg: Optional[Dict] = None,
+                 prompt_cfg: Optional[Dict] = None,
+                 prompt_template: str = '{}',
+                 freeze_text_encoder: bool = True,
+                 logit_scale_init: float = math.log(1 / 0.07),
+                 average_clips: Optional[str] = 'prob',
+                 **kwargs) -> None:
+        names = load_class_names(class_names, num_classes)
+        super().__init__(
+            num_classes=len(names),
+            in_channels=embed_dim,
+            average_clips=average_clips,
+            **kwargs)
+        self.prompt_template = prompt_template
+        self.text_encoder = CLIPTextEncoder(embed_dim, **(text_cfg or {}))
+        self.logit_scale = nn.Parameter(torch.tensor(float(logit_scale_init)))
+        self.prompts_visual_ln = nn.LayerNorm(vision_width)
+        self.prompts_visual_proj = nn.Parameter(
+            torch.randn(vision_width, embed_dim))
+        self.prompts_generator = PromptGenerator(embed_dim,
+                                                 **(prompt_cfg or {}))
+        if freeze_text_encoder:
+            self.text_encoder.requires_grad_(False)
+            self.logit_scale.requires_grad_(False)
+        self._text_cache: Optional[Tuple[tuple, Tensor]] = None
+        self.set_class_names(names)
+
+    @property
+    def class_names(self) -> List[str]:
+        """The current class names, in label order."""
+        return list(self._class_names)
+
+    def set_class_names(self, class_names: Union[str, Sequence[str]]) -> None:
+        """Replace the class set (zero-shot); the text cache is dropped.
+
+        Args:
+            class_names: Names, or a file with one per line.
+        """
+        names = load_class_names(class_names)
+        texts = [self.prompt_template.format(n) for n in names]
+        tokens = tokenize(texts, self.text_encoder.context_length)
+        device = self.logit_scale.device
+        self.register_buffer('class_tokens', tokens.to(device),
+                             persistent=False)
+        self._class_names = names
+        self.num_classes = len(names)
+        self._text_cache = None
+
+    def class_embeddings(self) -> Tensor:
+        """Text embeddings of the class names (K, E), cached when possible."""
+        encoder = self.text_encoder
+        trainable = any(p.requires_grad for p in encoder.parameters())
+        if trainable and torch.is_grad_enabled():
+            return encoder(self.class_tokens)
+        key = (self.class_tokens.data_ptr(),
+               torch.is_inference_mode_enabled(),
+               *((p.data_ptr(), p._version) for p in encoder.parameters()))
+        if self._text_cache is None or self._text_cache[0] != key:
+            with torch.no_grad():
+                self._text_cache = (key, encoder(self.class_tokens))
+        return self._text_cache[1]
+
+    def forward(self, x: Tuple[Tensor, Tensor], **kwargs) -> Tensor:
+        """Class scores of each video.
+
+        Args:
+            x: Video embeddings (B, E) and the backbone's patch tokens
+                (B, T, N, D).
+
+        Returns:
+            Tensor: Logits (B, K).
+        """
+        video, tokens = x
+        # LN per token, then the (linear) projection after the mean over
+        # time: equal to projecting every frame first, T times cheaper.
+        visual = self.prompts_visual_ln(tokens).mean(dim=1)
+        visual = visual @ self.prompts_visual_proj.to(visual.dtype)
+        text = self.class_embeddings().to(video.dtype)
+        text = text.expand(video.shape[0], -1, -1)
+        text = text + self.prompts_generator(text, visual)
+        video = F.normalize(video, dim=-1)
+        text = F.normalize(text, dim=-1)
+        scale = self.logit_scale.exp()
+        return scale * torch.einsum('be,bke->bk', video, text)

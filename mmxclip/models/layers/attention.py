@@ -1,0 +1,90 @@
+"""Multi-head attention shared by every X-CLIP module.
+
+One implementation serves the spatial attention and the message attention of
+the CCT backbone, the MIT neck, CLIP's text encoder and the prompt generator's
+cross-attention. Parameters carry the names of :class:`torch.nn.MultiheadAttention`
+(``in_proj_weight``, ``in_proj_bias``, ``out_proj``), which is how OpenAI CLIP,
+open_clip and the official X-CLIP store them, so their state dicts map onto
+mmxclip by prefix alone. Unlike ``nn.MultiheadAttention`` it is batch-first,
+runs one fused QKV projection and calls
+:func:`torch.nn.functional.scaled_dot_product_attention` (flash / memory
+efficient kernels, ``torch.compile`` friendly, no weights materialised).
+"""
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+class MultiheadAttention(nn.Module):
+    """Batch-first multi-head attention with a fused input projection.
+
+    Args:
+        embed_dim: Channels ``D`` of queries, keys and values.
+        num_heads: Number of heads; ``D`` must be divisible by it.
+        qkv_bias: Whether the input projection has a bias.
+        attn_drop: Dropout on the attention weights (training only).
+        proj_drop: Dropout after the output projection.
+    """
+
+    def __init__(self,
+                 embed_dim: int,
+                 num_heads: int,
+                 qkv_bias: bool = True,
+                 attn_drop: float = 0.0,
+                 proj_drop: float = 0.0) -> None:
+        super().__init__()
+        if embed_dim % num_heads:
+            raise ValueError(f'embed_dim={embed_dim} is not divisible by '
+                             f'num_heads={num_heads}')
+        self.embed_dim = embed_dim
+        self.num_heads = num_heads
+        self.attn_drop = attn_drop
+        self.in_proj_weight = nn.Parameter(torch.empty(3 * embed_dim,
+                                                       embed_dim))
+        if qkv_bias:
+            self.in_proj_bias = nn.Parameter(torch.zeros(3 * embed_dim))
+        else:
+            self.register_parameter('in_proj_bias', None)
+        self.out_proj = nn.Linear(embed_dim, embed_dim)
+        self.proj_drop = nn.Dropout(proj_drop)
+        nn.init.xavier_uniform_(self.in_proj_weight)
+        nn.init.zeros_(self.out_proj.bias)
+
+    def _heads(self, x: Tensor, parts: int) -> Tensor:
+        """(B, L, parts * D) -> (parts, B, heads, L, D / heads)."""
+        b, n, _ = x.shape
+        return x.view(b, n, parts, self.num_heads, -1).permute(2, 0, 3, 1, 4)
+
+    def forward(self,
+                x: Tensor,
+                context: Optional[Tensor] = None,
+                is_causal: bool = False) -> Tensor:
+        """Attend from ``x`` to itself, or to ``context`` when given.
+
+        Args:
+            x: Queries (B, L, D).
+            context: Keys and values (B, S, D); ``None`` for self-attention.
+            is_causal: Apply a causal mask (self-attention only).
+
+        Returns:
+            Tensor: (B, L, D).
+        """
+        b, n, d = x.shape
+        if context is None:
+            qkv = F.linear(x, self.in_proj_weight, self.in_proj_bias)
+            q, k, v = self._heads(qkv, 3).unbind(0)
+        else:
+            w_q, w_kv = self.in_proj_weight.split([d, 2 * d])
+            b_q = b_kv = None
+            if self.in_proj_bias is not None:
+                b_q, b_kv = self.in_proj_bias.split([d, 2 * d])
+            q = self._heads(F.linear(x, w_q, b_q), 1)[0]
+            k, v = self._heads(F.linear(context, w_kv, b_kv), 2).unbind(0)
+        out = F.scaled_dot_product_attention(
+            q, k, v,
+            dropout_p=self.attn_drop if self.training else 0.0,
+            is_causal=is_causal)
+        out = out.transpose(1, 2).reshape(b, n, d)
+        return self.proj_drop(self.out_proj(out))

@@ -1,0 +1,126 @@
+"""CLIP's pre-norm residual attention block and the stack built from it."""
+from collections import OrderedDict
+from typing import Any, Callable, Optional
+
+import torch
+from mmcv.cnn.bricks import DropPath
+from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint
+
+from .attention import MultiheadAttention
+
+
+class QuickGELU(nn.Module):
+    """CLIP's GELU approximation ``x * sigmoid(1.702 x)``."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x * torch.sigmoid(1.702 * x)
+
+
+def clip_mlp(width: int, mlp_ratio: float = 4.0) -> nn.Sequential:
+    """CLIP's MLP with keys ``c_fc`` and ``c_proj``: D -> rD -> D."""
+    hidden = int(width * mlp_ratio)
+    return nn.Sequential(
+        OrderedDict([('c_fc', nn.Linear(width, hidden)), ('gelu', QuickGELU()),
+                     ('c_proj', nn.Linear(hidden, width))]))
+
+
+class ResidualAttentionBlock(nn.Module):
+    """``x + attn(ln_1(x))`` then ``x + mlp(ln_2(x))``, CLIP's key names.
+
+    Args:
+        width: Channels D.
+        num_heads: Attention heads.
+        mlp_ratio: Hidden width of the MLP relative to D.
+        drop_path: Stochastic depth rate of both residual branches.
+        causal: Use a causal mask (CLIP's text encoder).
+    """
+
+    def __init__(self,
+                 width: int,
+                 num_heads: int,
+                 mlp_ratio: float = 4.0,
+                 drop_path: float = 0.0,
+                 causal: bool = False) -> None:
+        super().__init__()
+        self.causal = causal
+        self.ln_1 = nn.LayerNorm(width)
+        self.attn = MultiheadAttention(width, num_heads)
+        self.ln_2 = nn.LayerNorm(width)
+        self.mlp = clip_mlp(width, mlp_ratio)
+        self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
+
+    def attention(self, x: Tensor) -> Tensor:
+        """Residual attention branch on (B, L, D)."""
+        return x + self.drop_path(self.attn(self.ln_1(x),
+                                            is_causal=self.causal))
+
+    def feed_forward(self, x: Tensor) -> Tensor:
+        """Residual MLP branch on (B, L, D)."""
+        return x + self.drop_path(self.mlp(self.ln_2(x)))
+
+    def forward(self, x: Tensor) -> Tensor:
+        """(B, L, D) -> (B, L, D)."""
+        return self.feed_forward(self.attention(x))
+
+
+class Transformer(nn.Module):
+    """A stack of residual blocks under CLIP's key ``resblocks``.
+
+    Args:
+        width: Channels D.
+        layers: Number of blocks.
+        num_heads: Attention heads per block.
+        block: Block class, called as ``block(width, num_heads,
+            drop_path=..., **block_kwargs)``.
+        drop_path_rate: Stochastic depth, increasing linearly to this value
+            over the blocks.
+        with_cp: Recompute each block in the backward pass (activation
+            checkpointing) to save memory while training.
+        block_kwargs: Further arguments of every block.
+    """
+
+    def __init__(self,
+                 width: int,
+                 layers: int,
+                 num_heads: int,
+                 block: Callable[..., nn.Module] = ResidualAttentionBlock,
+                 drop_path_rate: float = 0.0,
+                 with_cp: bool = False,
+                 **block_kwargs: Any) -> None:
+        super().__init__()
+        self.width = width
+        self.layers = layers
+        self.with_cp = with_cp
+        rates = torch.linspace(0, drop_path_rate, layers).tolist()
+        self.resblocks = nn.ModuleList(
+            block(width, num_heads, drop_path=rate, **block_kwargs)
+            for rate in rates)
+
+    def forward(self, x: Tensor, **kwargs: Any) -> Tensor:
+        """(B, L, D) -> (B, L, D); ``kwargs`` go to every block."""
+        for blk in self.resblocks:
+            if self.with_cp and self.training and torch.is_grad_enabled():
+                x = checkpoint(blk, x, use_reentrant=False, **kwargs)
+            else:
+                x = blk(x, **kwargs)
+        return x
+
+
+def init_clip_transformer(transformer: Transformer,
+                          attn_std: Optional[float] = None) -> None:
+    """CLIP's initialisation of a residual stack (``initialize_parameters``).
+
+    Args:
+        transformer: The stack to initialise in place.
+        attn_std: Std of the QKV projection; ``width ** -0.5`` by default.
+    """
+    width, layers = transformer.width, transformer.layers
+    proj_std = width**-0.5 * (2 * layers)**-0.5
+    attn_std = attn_std or width**-0.5
+    fc_std = (2 * width)**-0.5
+    for blk in transformer.resblocks:
+        nn.init.normal_(blk.attn.in_proj_weight, std=attn_std)
+        nn.init.normal_(blk.attn.out_proj.weight, std=proj_std)
+        nn.init.normal_(blk.mlp.c_fc.weight, std=fc_std)
+        nn.init.normal_(blk.mlp.c_proj.weight, std=proj_std)

@@ -1,0 +1,3 @@
+from .mit import MITNeck
+
+__all__ = ['MITNeck']

@@ -1,0 +1,70 @@
+"""Multi-frame Integration Transformer (MIT), X-CLIP's temporal neck."""
+from typing import Dict, Optional, Tuple
+
+import torch
+from mmaction.registry import MODELS
+from mmaction.utils import OptSampleList
+from mmengine.model import BaseModule
+from mmengine.model.weight_init import trunc_normal_
+from torch import Tensor, nn
+
+from ..layers import ResidualAttentionBlock
+
+
+@MODELS.register_module()
+class MITNeck(BaseModule):
+    """Frame embeddings -> video embedding.
+
+    ``h = blocks(f + pos) + f``, video = mean of ``h`` over time. Keys follow
+    the official ``mit.*``: ``positional_embedding`` and ``resblocks.{i}``.
+
+    Args:
+        num_frames: T, the length of the learned temporal position embedding.
+        embed_dim: Channels E.
+        layers: Residual attention blocks.
+        heads: Attention heads; ``embed_dim // 64`` when None.
+        drop_path_rate: Stochastic depth of the last block.
+        init_cfg: MMEngine init config.
+    """
+
+    def __init__(self,
+                 num_frames: int = 8,
+                 embed_dim: int = 512,
+                 layers: int = 1,
+                 heads: Optional[int] = None,
+                 drop_path_rate: float = 0.0,
+                 init_cfg: Optional[Dict] = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        self.num_frames = num_frames
+        self.positional_embedding = nn.Parameter(
+            torch.empty(1, num_frames, embed_dim))
+        rates = torch.linspace(0, drop_path_rate, layers).tolist()
+        self.resblocks = nn.ModuleList(
+            ResidualAttentionBlock(embed_dim, heads or max(embed_dim // 64, 1),
+                                   drop_path=rate) for rate in rates)
+        trunc_normal_(self.positional_embedding, std=0.02)
+        for m in self.resblocks.modules():
+            if isinstance(m, nn.Linear):
+                trunc_normal_(m.weight, std=0.02)
+                nn.init.zeros_(m.bias)
+
+    def forward(self,
+                x: Tensor,
+                data_samples: OptSampleList = None) -> Tuple[Tensor, Dict]:
+        """Integrate the frames of each video.
+
+        Args:
+            x: Frame embeddings (B, T, E).
+            data_samples: Unused; MMAction2's neck contract.
+
+        Returns:
+            tuple: Video embeddings (B, E) and an empty auxiliary-loss dict.
+        """
+        if x.dim() != 3 or x.shape[1] != self.num_frames:
+            raise ValueError(
+                f'MITNeck(num_frames={self.num_frames}) expects frame '
+                f'embeddings (B, {self.num_frames}, E), got {tuple(x.shape)}')
+        h = x + self.positional_embedding.to(x.dtype)
+        for blk in self.resblocks:
+            h = blk(h)
+        return (h + x).mean(dim=1), dict()

@@ -1,0 +1,3 @@
+from .xclip_recognizer import XCLIPRecognizer
+
+__all__ = ['XCLIPRecognizer']

@@ -1,0 +1,307 @@
+"""Tests for tools/data/make_toy_dataset.py."""
+import importlib.util
+import os.path as osp
+import sys
+from collections import Counter
+
+import numpy as np
+import pytest
+
+decord = pytest.importorskip('decord')
+
+_SCRIPT = osp.join(
+    osp.dirname(osp.dirname(osp.abspath(__file__))), 'tools', 'data',
+    'make_toy_dataset.py')
+
+EXPECTED_CLASSES = [
+    'moving left',
+    'moving right',
+    'moving up',
+    'moving down',
+    'growing',
+    'shrinking',
+    'rotating clockwise',
+    'rotating counterclockwise',
+]
+PAIRS = [(0, 1), (2, 3), (4, 5), (6, 7)]
+
+N_TRAIN, N_VAL, SIZE, FRAMES, SEED = 3, 1, 32, 16, 7
+
+
+def _load_module():
+    name = 'make_toy_dataset'
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, _SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses need the module registered
+    spec.loader.exec_module(module)
+    return module
+
+
+mtd = _load_module()
+
+
+def _generate(out_dir):
+    return mtd.make_toy_dataset(
+        str(out_dir),
+        num_train_per_class=N_TRAIN,
+        num_val_per_class=N_VAL,
+        size=SIZE,
+        num_frames=FRAMES,
+        seed=SEED)
+
+
+@pytest.fixture(scope='module')
+def dataset(tmp_path_factory):
+    out_dir = tmp_path_factory.mktemp('toy')
+    return str(out_dir), _generate(out_dir)
+
+
+def _read_list(path):
+    entries = []
+    with open(path) as f:
+        for line in f:
+            parts = line.split()
+            assert len(parts) == 2, f'bad line {line!r} in {path}'
+            entries.append((parts[0], int(parts[1])))
+    return entries
+
+
+def _read_video(path):
+    reader = decord.VideoReader(path)
+    return reader.get_batch(list(range(len(reader)))).asnumpy()
+
+
+def _object_mask(frames_rgb, bg_bgr, thresh=60):
+    bg_rgb = np.asarray(bg_bgr[::-1], np.float32)
+    diff = np.abs(frames_rgb.astype(np.float32) - bg_rgb).sum(-1)
+    return diff > thresh
+
+
+def test_files_exist(dataset):
+    out_dir, result = dataset
+    for name in ('classes.txt', 'train.txt', 'val.txt', 'meta.json'):
+        assert osp.isfile(osp.join(out_dir, name)), name
+    assert result['data_prefix'] == osp.join(out_dir, 'videos')
+    for split in ('train', 'val'):
+        assert result['ann_files'][split] == osp.join(out_dir, f'{split}.txt')
+        for rec in result['videos'][split]:
+            assert osp.isfile(osp.join(out_dir, 'videos', rec['filename']))
+
+
+def test_classes_file(dataset):
+    out_dir, result = dataset
+    with open(osp.join(out_dir, 'classes.txt')) as f:
+        names = [line.rstrip('\n') for line in f]
+    assert names == EXPECTED_CLASSES
+    assert result['classes'] == EXPECTED_CLASSES
+    for a, b in PAIRS:
+        assert mtd.paired_label(a) == b and mtd.paired_label(b) == a
+
+
+@pytest.mark.parametrize('split,per_class', [('train', N_TRAIN),
+                                             ('val', N_VAL)])
+def test_lists_parse_and_balanced(dataset, split, per_class):
+    out_dir, result = dataset
+    entries = _read_list(osp.join(out_dir, f'{split}.txt'))
+    assert len(entries) == per_class * len(EXPECTED_CLASSES)
+    assert Counter(label for _, label in entries) == {
+        label: per_class
+        for label in range(len(EXPECTED_CLASSES))
+    }
+    filenames = [fn for fn, _ in entries]
+    assert len(set(filenames)) == len(filenames)
+    for fn, label in entries:
+        assert not osp.isabs(fn) and fn.startswith(f'{split}/')
+        assert fn.endswith('.mp4')
+        assert osp.isfile(osp.join(out_dir, 'videos', fn))
+    assert entries == [(r['filename'], r['label'])
+                       for r in result['videos'][split]]
+
+
+def test_videos_decode(dataset):
+    out_dir, result = dataset
+    for split in ('train', 'val'):
+        for rec in result['videos'][split]:
+            frames = _read_video(osp.join(out_dir, 'videos', rec['filename']))
+            assert frames.shape == (FRAMES, SIZE, SIZE, 3), rec['filename']
+            assert frames.dtype == np.uint8
+
+
+def test_pixels_survive_compression(dataset):
+    out_dir, result = dataset
+    errors = []
+    for rec in result['videos']['train'][:len(EXPECTED_CLASSES)]:
+        spec = mtd.make_video_spec(SEED, 'train', rec['label'], 0, SIZE,
+                                   FRAMES)
+        np.testing.assert_allclose(spec.centers, rec['centers'])
+        rendered = mtd.render_video(spec, SIZE)[..., ::-1]  # BGR -> RGB
+        decoded = _read_video(osp.join(out_dir, 'videos', rec['filename']))
+        errors.append(np.abs(decoded.astype(int) - rendered).mean())
+    assert max(errors) < 12, errors
+
+
+def test_object_stays_in_frame(dataset):
+    _, result = dataset
+    for split in ('train', 'val'):
+        for rec in result['videos'][split]:
+            c, r = rec['centers'], rec['radii'][:, None]
+            assert np.all(c - r >= -1e-6) and np.all(c + r <= SIZE + 1e-6)
+
+
+def test_motion_direction_in_decoded_video(dataset):
+    """The decoded videos move the way their labels say."""
+    out_dir, result = dataset
+    for rec in result['videos']['train']:
+        label = rec['label']
+        if label > 5:
+            continue
+        frames = _read_video(osp.join(out_dir, 'videos', rec['filename']))
+        mask = _object_mask(frames, rec['bg_color'])
+        first, last = mask[0], mask[-1]
+        if label <= 3:
+            axis = 1 if label <= 1 else 0  # x for left/right, y for up/down
+            pos0 = np.nonzero(first)[axis].mean()
+            pos1 = np.nonzero(last)[axis].mean()
+            step = pos1 - pos0
+            expected = rec['centers'][-1] - rec['centers'][0]
+            assert step * (1 if label in (1, 3) else -1) > 5, rec['filename']
+            assert abs(step - expected[1 - axis]) < 2, rec['filename']
+        else:
+            grow = last.sum() - first.sum()
+            assert grow * (1 if label == 4 else -1) > 20, rec['filename']
+
+
+def test_clockwise_convention():
+    """Increasing angles turn the shape clockwise on screen (y points down)."""
+    angles = np.array([0.0, 30.0])
+    spec = mtd.VideoSpec(
+        label=6, shape='triangle', color=(255, 255, 255), bg_color=(0, 0, 0),
+        noise_std=0.0, noise_seed=0, centers=np.full((2, 2), 16.0),
+        radii=np.full(2, 12.0), angles=angles)
+    frames = mtd.render_video(spec, 32)
+    for frame, angle in zip(frames, angles):
+        ys, xs = np.nonzero(frame[..., 0] > 128)
+        # The apex is the object pixel farthest from the centre.
+        far = np.argmax((xs + 0.5 - 16) ** 2 + (ys + 0.5 - 16) ** 2)
+        apex_x, apex_y = xs[far] + 0.5 - 16, ys[far] + 0.5 - 16
+        assert apex_x > 0  # pointing right-ish in both frames
+        if angle == 0:
+            assert abs(apex_y) < 2
+        else:  # rotated from 3 o'clock towards 4 o'clock: clockwise
+            assert apex_y > 3
+
+
+def test_deterministic(dataset, tmp_path):
+    out_dir, result = dataset
+    again = _generate(tmp_path)
+    for split in ('train', 'val'):
+        assert _read_list(osp.join(out_dir, f'{split}.txt')) == _read_list(
+            osp.join(str(tmp_path), f'{split}.txt'))
+        for a, b in zip(result['videos'][split], again['videos'][split]):
+            assert a['shape'] == b['shape'] and a['color'] == b['color']
+            np.testing.assert_array_equal(a['centers'], b['centers'])
+    rel = result['videos']['train'][5]['filename']
+    np.testing.assert_array_equal(
+        _read_video(osp.join(out_dir, 'videos', rel)),
+        _read_video(osp.join(str(tmp_path), 'videos', rel)))
+
+
+def test_seed_changes_videos():
+    rng_a = np.random.default_rng([0, 0, 0, 0])
+    rng_b = np.random.default_rng([1, 0, 0, 0])
+    a = mtd.sample_video_spec(1, rng_a, SIZE, FRAMES)
+    b = mtd.sample_video_spec(1, rng_b, SIZE, FRAMES)
+    assert not np.allclose(a.centers, b.centers)
+
+
+@pytest.mark.parametrize('pair', PAIRS)
+def test_pairs_are_time_reversals(pair):
+    """Same random draws give the reversed video for the paired class."""
+    a, b = pair
+    for i in range(20):
+        spec_a = mtd.sample_video_spec(a, np.random.default_rng(i), SIZE,
+                                       FRAMES)
+        spec_b = mtd.sample_video_spec(b, np.random.default_rng(i), SIZE,
+                                       FRAMES)
+        assert (spec_a.shape, spec_a.color, spec_a.bg_color) == (
+            spec_b.shape, spec_b.color, spec_b.bg_color)
+        np.testing.assert_array_equal(spec_a.centers, spec_b.centers[::-1])
+        np.testing.assert_array_equal(spec_a.radii, spec_b.radii[::-1])
+        np.testing.assert_array_equal(spec_a.angles, spec_b.angles[::-1])
+    frames_a = mtd.render_video(spec_a, SIZE)
+    frames_b = mtd.render_video(spec_b, SIZE)
+    np.testing.assert_array_equal(frames_a, frames_b[::-1])
+
+
+@pytest.mark.parametrize('pair', PAIRS)
+def test_order_free_statistics_match_within_pair(dataset, pair):
+    """Within a split, the set of object centres, sizes and angles over all
+    frames of one class equals that of its paired class, so no single frame
+    or frame average separates them; the first frames, however, differ."""
+    _, result = dataset
+    a, b = pair
+    for split in ('train', 'val'):
+        recs = result['videos'][split]
+        for key in ('centers', 'radii', 'angles'):
+            vals_a = np.concatenate([r[key] for r in recs if r['label'] == a])
+            vals_b = np.concatenate([r[key] for r in recs if r['label'] == b])
+            np.testing.assert_allclose(
+                np.sort(vals_a, axis=0), np.sort(vals_b, axis=0))
+    # Sanity: the motion is not trivial, e.g. left/right start elsewhere.
+    if pair == (0, 1):
+        recs = result['videos']['train']
+        x0_left = np.mean(
+            [r['centers'][0, 0] for r in recs if r['label'] == 0])
+        x0_right = np.mean(
+            [r['centers'][0, 0] for r in recs if r['label'] == 1])
+        assert x0_left > x0_right
+
+
+def test_motion_is_large_enough_for_8_frame_sampling():
+    """With 8 of 16 frames (stride 2), every video still changes clearly."""
+    for label in range(len(EXPECTED_CLASSES)):
+        for i in range(50):
+            spec = mtd.sample_video_spec(label, np.random.default_rng(i),
+                                         SIZE, FRAMES)
+            c, r, ang = spec.centers[::2], spec.radii[::2], spec.angles[::2]
+            if label <= 3:
+                step = np.abs(np.diff(c, axis=0)).max(axis=1)
+                assert step.min() > 1.0  # pixels per sampled frame
+            elif label <= 5:
+                assert np.abs(np.diff(r)).min() > 0.4
+            else:
+                step = np.abs(np.diff(ang))
+                # visible, but below the 45 degrees where a square aliases
+                assert step.min() > 15 and step.max() < 45
+
+
+@pytest.mark.parametrize('kwargs,exc', [
+    (dict(num_train_per_class=-1), ValueError),
+    (dict(num_val_per_class=-3), ValueError),
+    (dict(num_train_per_class=0, num_val_per_class=0), ValueError),
+    (dict(size=30), ValueError),
+    (dict(size=48), ValueError),  # decord mis-decodes this width
+    (dict(num_frames=2), ValueError),
+    (dict(seed=-1), ValueError),
+    (dict(num_train_per_class=2.5), TypeError),
+])
+def test_bad_arguments(tmp_path, kwargs, exc):
+    with pytest.raises(exc):
+        mtd.make_toy_dataset(str(tmp_path / 'out'), **kwargs)
+    assert not (tmp_path / 'out').exists()
+
+
+def test_cli(tmp_path, capsys):
+    out = tmp_path / 'cli'
+    mtd.main([str(out), '--train-per-class', '1', '--val-per-class', '1',
+              '--frames', '8', '--seed', '3'])
+    summary = capsys.readouterr().out.strip()
+    assert '8 train' in summary and '8 val' in summary and str(out) in summary
+    entries = _read_list(str(out / 'train.txt'))
+    assert len(entries) == 8
+    frames = _read_video(str(out / 'videos' / entries[0][0]))
+    assert frames.shape == (8, 32, 32, 3)
+    with pytest.raises(SystemExit):
+        mtd.main([str(tmp_path / 'bad'), '--train-per-class', '-1'])
