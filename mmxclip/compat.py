@@ -23,8 +23,8 @@ Each fix is a no-op where its problem is absent, and each has a test in
    that decides deliberately: ``weights_only=True`` always, plus an
    allowlist of exactly the types MMEngine itself writes into a checkpoint
    (its ``HistoryBuffer``, numpy arrays, dtypes and scalars). ``getattr``,
-   which numpy's pickles of dtypes use, is allowlisted only as a wrapper that
-   resolves dtype classes from ``numpy.dtypes``. Nothing else can be
+   which those pickles use, is allowlisted only as a wrapper that resolves
+   ``HistoryBuffer``'s statistics methods and numpy's dtype classes. Nothing else can be
    unpickled, so a planted payload is refused instead of run; the
    environment variable ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD`` is deliberately
    not used.
@@ -124,16 +124,22 @@ def disable_broken_multimodal() -> bool:
     return True
 
 
-def _numpy_dtype_getattr(obj: Any, name: str) -> Any:
-    """``getattr`` restricted to the dtype classes in ``numpy.dtypes``.
+def _restricted_getattr(obj: Any, name: str) -> Any:
+    """``getattr`` limited to what MMEngine's checkpoints reference.
 
-    numpy 2 pickles a dtype's class as ``getattr(numpy.dtypes, 'Float64DType')``;
-    any other use of ``getattr`` in a checkpoint is refused.
+    MMEngine pickles a ``HistoryBuffer``'s statistics methods as
+    ``getattr(HistoryBuffer, 'mean')``, and numpy 2 pickles dtype classes as
+    ``getattr(numpy.dtypes, 'Float64DType')``. Any other ``getattr`` in a
+    checkpoint is refused: unrestricted, it would reach arbitrary code.
     """
-    if obj is np.dtypes and isinstance(name, str) and name.endswith('DType'):
+    from mmengine.logging import HistoryBuffer
+    if isinstance(name, str) and (
+            (obj is HistoryBuffer and name in HistoryBuffer._statistics_methods)
+            or (obj is np.dtypes and name.endswith('DType'))):
         return getattr(obj, name)
     raise ValueError(f'checkpoint asks for getattr({obj!r}, {name!r}); only '
-                     'numpy dtype classes are allowed')
+                     'HistoryBuffer statistics and numpy dtype classes are '
+                     'allowed')
 
 
 def mmengine_safe_globals() -> list:
@@ -141,9 +147,9 @@ def mmengine_safe_globals() -> list:
     from mmengine.logging import HistoryBuffer
     from mmengine.config import ConfigDict
     safe = [
-        HistoryBuffer, ConfigDict, np.ndarray, np.dtype, np.dtypes,
+        HistoryBuffer, ConfigDict, np.ndarray, np.dtype,
         np.core.multiarray._reconstruct, np.core.multiarray.scalar,
-        (_numpy_dtype_getattr, 'builtins.getattr')
+        (_restricted_getattr, 'builtins.getattr')
     ]
     safe += [getattr(np.dtypes, n) for n in dir(np.dtypes)
              if n.endswith('DType')]
@@ -168,8 +174,10 @@ def safe_torch_load(filename: Any,
                           weights_only=True)
 
 
-def load_mmengine_checkpoint(filename: str, map_location: Any = None) -> Any:
+def load_from_local(filename: str, map_location: Any = None) -> Any:
     """MMEngine's local-file loader, deciding ``weights_only`` deliberately.
+
+    Named as MMEngine's own loader, whose log line derives from the name.
 
     Args:
         filename: Local checkpoint path.
@@ -186,10 +194,10 @@ def load_mmengine_checkpoint(filename: str, map_location: Any = None) -> Any:
 
 
 def register_safe_local_loader() -> None:
-    """Make MMEngine's local scheme use :func:`load_mmengine_checkpoint`."""
+    """Make MMEngine's local scheme use :func:`load_from_local`."""
     from mmengine.runner.checkpoint import CheckpointLoader
     CheckpointLoader.register_scheme(
-        prefixes='', loader=load_mmengine_checkpoint, force=True)
+        prefixes='', loader=load_from_local, force=True)
 
 
 def _adjust_hue(img: np.ndarray, factor: float) -> np.ndarray:
