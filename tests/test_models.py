@@ -1,0 +1,189 @@
+"""Unit behaviour of the X-CLIP modules."""
+import pytest
+import torch
+import torch.nn.functional as F
+from mmaction.registry import MODELS
+from mmaction.structures import ActionDataSample
+
+from mmxclip.models.heads import CLIPTextEncoder, load_class_names, tokenize
+
+NAMES = ['archery', 'bowling', 'juggling balls']
+
+
+def tiny_cfg(**head):
+    return dict(
+        type='XCLIPRecognizer',
+        backbone=dict(type='CCTViT', input_resolution=32, patch_size=8,
+                      width=64, layers=2, output_dim=32),
+        neck=dict(type='MITNeck', num_frames=4, embed_dim=32),
+        cls_head=dict(type='XCLIPTextHead', class_names=NAMES, embed_dim=32,
+                      vision_width=64,
+                      text_cfg=dict(width=32, layers=1, vocab_size=49408),
+                      **head),
+        data_preprocessor=dict(type='ActionDataPreprocessor',
+                               format_shape='NCTHW'))
+
+
+def samples(n, label=True):
+    out = []
+    for i in range(n):
+        s = ActionDataSample()
+        if label:
+            s.set_gt_label(torch.tensor(i % len(NAMES)))
+        out.append(s)
+    return out
+
+
+def test_backbone_shapes_and_out_types():
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 4, 32, 32)
+    bb = MODELS.build(dict(type='CCTViT', input_resolution=32, patch_size=8,
+                           width=64, layers=2, output_dim=32)).eval()
+    frames, tokens = bb.forward_features(x)
+    assert frames.shape == (2, 4, 32) and tokens.shape == (2, 4, 16, 64)
+    torch.testing.assert_close(bb(x), frames.mean(1))
+    bb.out_type = 'frames'
+    assert bb(x).shape == (2, 32, 4, 1, 1)
+
+
+def test_message_tokens_carry_information_across_frames():
+    """With message tokens a change in frame 3 reaches frame 0's embedding;
+    without them frames are encoded independently."""
+    torch.manual_seed(0)
+    x = torch.randn(1, 3, 4, 32, 32)
+    y = x.clone()
+    y[:, :, 3] += 1
+    for use_message, changes in ((True, True), (False, False)):
+        bb = MODELS.build(dict(type='CCTViT', input_resolution=32,
+                               patch_size=8, width=64, layers=2,
+                               output_dim=32, use_message=use_message)).eval()
+        with torch.no_grad():
+            f0 = bb.forward_features(x)[0][0, 0]
+            f1 = bb.forward_features(y)[0][0, 0]
+        assert (not torch.allclose(f0, f1, atol=1e-6)) is changes
+
+
+def test_backbone_rejects_wrong_input():
+    bb = MODELS.build(dict(type='CCTViT', input_resolution=32, patch_size=8,
+                           width=64, layers=1, output_dim=32))
+    with pytest.raises(ValueError, match='built for 32x32 frames, got 24x24'):
+        bb(torch.randn(1, 3, 2, 24, 24))
+    with pytest.raises(ValueError, match=r'\(B, C, T, H, W\)'):
+        bb(torch.randn(1, 3, 32, 32))
+    with pytest.raises(ValueError, match='not divisible by patch_size'):
+        MODELS.build(dict(type='CCTViT', input_resolution=30, patch_size=8))
+
+
+def test_mit_neck_residual_mean_and_frame_check():
+    neck = MODELS.build(dict(type='MITNeck', num_frames=4, embed_dim=32))
+    x = torch.randn(2, 4, 32)
+    out, aux = neck(x)
+    assert out.shape == (2, 32) and aux == {}
+    h = x + neck.positional_embedding
+    for blk in neck.resblocks:
+        h = blk(h)
+    torch.testing.assert_close(out, (h + x).mean(1))
+    with pytest.raises(ValueError, match='num_frames=4'):
+        neck(torch.randn(2, 8, 32))
+
+
+def test_text_encoder_cut_after_eot_is_exact():
+    """Cutting the batch after the last end-of-text token gives the same
+    features as running the full 77-token context."""
+    torch.manual_seed(0)
+    enc = CLIPTextEncoder(embed_dim=16, width=32, layers=2).eval()
+    tokens = tokenize(NAMES)
+    eot = tokens.argmax(-1)
+    with torch.no_grad():
+        x = enc.token_embedding(tokens) + enc.positional_embedding
+        full = enc.ln_final(enc.transformer(x))[torch.arange(3), eot]
+        full = full @ enc.text_projection
+        cut = enc(tokens)
+    assert int(eot.max()) + 1 < 77
+    torch.testing.assert_close(cut, full, rtol=1e-5, atol=1e-6)
+
+
+def test_tokenize_rejects_too_long_names():
+    with pytest.raises(ValueError, match='more than the context length 8'):
+        tokenize(['a very long class name indeed with many words'], 8)
+
+
+def test_class_names_validation(tmp_path):
+    f = tmp_path / 'labels.txt'
+    f.write_text('a\nb\nc\n')
+    assert load_class_names(str(f), 3) == ['a', 'b', 'c']
+    with pytest.raises(ValueError, match='3 class names, but num_classes=4'):
+        load_class_names(str(f), 4)
+    f.write_text('a\n\nc\n')
+    with pytest.raises(ValueError, match='labels.txt: line 2 is blank'):
+        load_class_names(str(f))
+    f.write_text('a\nb\na\n')
+    with pytest.raises(ValueError, match="'a' on line 3 duplicates line 1"):
+        load_class_names(str(f))
+    with pytest.raises(FileNotFoundError, match='missing.txt'):
+        load_class_names(str(tmp_path / 'missing.txt'))
+
+
+@pytest.mark.parametrize('views', [1, 3])
+def test_recognizer_predict_views(views):
+    torch.manual_seed(0)
+    model = MODELS.build(tiny_cfg(average_clips='prob')).eval()
+    x = torch.randn(2, views, 3, 4, 32, 32)
+    with torch.no_grad():
+        out = model(x, samples(2), mode='predict')
+        feats, _ = model.extract_feat(x, stage='head')
+    assert feats.shape == (2 * views, 3)
+    expected = F.softmax(feats, -1).view(2, views, 3).mean(1)
+    for s, e in zip(out, expected):
+        assert s.pred_score.shape == (3, )
+        torch.testing.assert_close(s.pred_score, e)
+        assert s.pred_label.item() == e.argmax().item()
+
+
+def test_max_testing_views_gives_same_scores():
+    torch.manual_seed(0)
+    model = MODELS.build(tiny_cfg(average_clips='score')).eval()
+    x = torch.randn(1, 5, 3, 4, 32, 32)
+    with torch.no_grad():
+        ref = model(x, samples(1), mode='predict')[0].pred_score
+        model.test_cfg = dict(max_testing_views=2)
+        chunked = model(x, samples(1), mode='predict')[0].pred_score
+    torch.testing.assert_close(chunked, ref, rtol=1e-5, atol=1e-6)
+
+
+def test_loss_trains_new_modules_not_frozen_text():
+    torch.manual_seed(0)
+    model = MODELS.build(tiny_cfg(label_smooth_eps=0.1))
+    x = torch.randn(2, 1, 3, 4, 32, 32)
+    losses = model(x, samples(2), mode='loss')
+    assert set(losses) >= {'loss_cls', 'top1_acc'}
+    losses['loss_cls'].backward()
+    head = model.cls_head
+    assert all(p.grad is None for p in head.text_encoder.parameters())
+    assert head.logit_scale.grad is None
+    assert head.prompts_generator.alpha.grad.abs().sum() > 0
+    assert model.backbone.transformer.resblocks[0].message_fc.weight.grad \
+        .abs().sum() > 0
+    assert model.neck.positional_embedding.grad.abs().sum() > 0
+
+
+def test_set_class_names_changes_scores():
+    torch.manual_seed(0)
+    model = MODELS.build(tiny_cfg()).eval()
+    x = torch.randn(1, 1, 3, 4, 32, 32)
+    model.set_class_names(['a', 'b'])
+    with torch.no_grad():
+        out = model(x, samples(1, label=False), mode='predict')[0]
+    assert out.pred_score.shape == (2, )
+    assert model.cls_head.num_classes == 2
+
+
+def test_without_neck_video_is_mean_of_frames():
+    torch.manual_seed(0)
+    cfg = tiny_cfg()
+    cfg['neck'] = None
+    model = MODELS.build(cfg).eval()
+    x = torch.randn(2, 3, 4, 32, 32)
+    video, _ = model.encode_video(x)
+    torch.testing.assert_close(video,
+                               model.backbone.forward_features(x)[0].mean(1))
