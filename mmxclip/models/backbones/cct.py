@@ -1,14 +1,15 @@
 """Cross-frame Communication Transformer (CCT), X-CLIP's video encoder."""
-from typing import Dict, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 import torch
 from mmaction.registry import MODELS
+from mmengine.logging import MMLogger
 from mmengine.model import BaseModule
 from mmengine.model.weight_init import trunc_normal_
 from torch import Tensor, nn
 
 from ..layers import (MultiheadAttention, ResidualAttentionBlock, Transformer,
-                      init_clip_transformer)
+                      init_clip_transformer, resize_pos_embed)
 
 
 class CrossFrameBlock(ResidualAttentionBlock):
@@ -25,8 +26,10 @@ class CrossFrameBlock(ResidualAttentionBlock):
                  num_heads: int,
                  mlp_ratio: float = 4.0,
                  drop_path: float = 0.0,
-                 use_message: bool = True) -> None:
-        super().__init__(width, num_heads, mlp_ratio, drop_path)
+                 use_message: bool = True,
+                 quick_gelu: bool = True) -> None:
+        super().__init__(width, num_heads, mlp_ratio, drop_path,
+                         quick_gelu=quick_gelu)
         self.use_message = use_message
         if use_message:
             self.message_fc = nn.Linear(width, width)
@@ -80,9 +83,16 @@ class CCTViT(BaseModule):
             spatial pooling), or ``'frames'``, the per-frame embeddings as
             (B, E, T, 1, 1) (``I3DHead(spatial_type='avg')``).
         with_cp: Activation checkpointing of every block while training.
+        quick_gelu: :class:`QuickGELU` in the MLPs (OpenAI CLIP); False for
+            ``nn.GELU`` (open_clip's LAION / DataComp trainings).
         init_cfg: MMEngine init config, e.g.
             ``dict(type='Pretrained', checkpoint='clip://ViT-B/16',
-            prefix='visual.')``.
+            prefix='backbone.')``.
+
+    Loading a state dict whose ``positional_embedding`` is for another
+    resolution (same patch size) interpolates its grid bicubically, keeping
+    the class token; a checkpoint of another patch size or width is refused
+    with an error naming both shapes.
     """
 
     def __init__(self,
@@ -96,6 +106,7 @@ class CCTViT(BaseModule):
                  use_message: bool = True,
                  out_type: str = 'pooled',
                  with_cp: bool = False,
+                 quick_gelu: bool = True,
                  init_cfg: Optional[Dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if out_type not in ('pooled', 'frames'):
@@ -119,7 +130,8 @@ class CCTViT(BaseModule):
             block=CrossFrameBlock,
             drop_path_rate=drop_path_rate,
             with_cp=with_cp,
-            use_message=use_message)
+            use_message=use_message,
+            quick_gelu=quick_gelu)
         self.ln_post = nn.LayerNorm(width)
         self.proj = nn.Parameter(scale * torch.randn(width, output_dim))
         init_clip_transformer(self.transformer)
@@ -127,6 +139,27 @@ class CCTViT(BaseModule):
             if use_message:
                 trunc_normal_(blk.message_fc.weight, std=0.02)
                 nn.init.zeros_(blk.message_fc.bias)
+        self._register_load_state_dict_pre_hook(self._adapt_checkpoint)
+
+    def _adapt_checkpoint(self, state_dict: Dict[str, Tensor], prefix: str,
+                          *args: Any) -> None:
+        """Load hook: check the stem, fit the position grid (in place)."""
+        conv = state_dict.get(prefix + 'conv1.weight')
+        if conv is not None and conv.shape != self.conv1.weight.shape:
+            raise ValueError(
+                f'{prefix}conv1.weight: checkpoint {tuple(conv.shape)} vs '
+                f'model {tuple(self.conv1.weight.shape)} - patch size '
+                f'{conv.shape[-1]} vs {self.patch_size}, width '
+                f'{conv.shape[0]} vs {self.conv1.weight.shape[0]}')
+        key = prefix + 'positional_embedding'
+        pos = state_dict.get(key)
+        if pos is not None and pos.shape != self.positional_embedding.shape:
+            grid = self.input_resolution // self.patch_size
+            state_dict[key] = resize_pos_embed(pos, grid)
+            MMLogger.get_current_instance().info(
+                f'{key}: interpolated {tuple(pos.shape)} -> '
+                f'{tuple(state_dict[key].shape)} for {self.input_resolution}'
+                ' px frames')
 
     @property
     def output_dim(self) -> int:

@@ -18,6 +18,8 @@ class CLIPTextEncoder(nn.Module):
         width: Channels of the transformer.
         layers: Number of blocks.
         heads: Attention heads; ``width // 64`` when None.
+        quick_gelu: :class:`QuickGELU` in the MLPs (OpenAI CLIP); False for
+            ``nn.GELU`` (open_clip's LAION / DataComp trainings).
     """
 
     def __init__(self,
@@ -26,14 +28,16 @@ class CLIPTextEncoder(nn.Module):
                  vocab_size: int = 49408,
                  width: int = 512,
                  layers: int = 12,
-                 heads: int = None) -> None:
+                 heads: int = None,
+                 quick_gelu: bool = True) -> None:
         super().__init__()
         self.context_length = context_length
         self.token_embedding = nn.Embedding(vocab_size, width)
         self.positional_embedding = nn.Parameter(
             torch.empty(context_length, width))
         self.transformer = Transformer(
-            width, layers, heads or max(width // 64, 1), causal=True)
+            width, layers, heads or max(width // 64, 1), causal=True,
+            quick_gelu=quick_gelu)
         self.ln_final = nn.LayerNorm(width)
         self.text_projection = nn.Parameter(torch.empty(width, embed_dim))
         nn.init.normal_(self.token_embedding.weight, std=0.02)

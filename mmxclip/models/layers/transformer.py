@@ -17,11 +17,19 @@ class QuickGELU(nn.Module):
         return x * torch.sigmoid(1.702 * x)
 
 
-def clip_mlp(width: int, mlp_ratio: float = 4.0) -> nn.Sequential:
-    """CLIP's MLP with keys ``c_fc`` and ``c_proj``: D -> rD -> D."""
+def clip_mlp(width: int,
+             mlp_ratio: float = 4.0,
+             quick_gelu: bool = True) -> nn.Sequential:
+    """CLIP's MLP with keys ``c_fc`` and ``c_proj``: D -> rD -> D.
+
+    OpenAI's CLIP uses :class:`QuickGELU`; open_clip's own trainings
+    (LAION-2B, DataComp, ...) use ``nn.GELU``, which ``quick_gelu=False``
+    selects (open_clip's ``quick_gelu`` model option).
+    """
     hidden = int(width * mlp_ratio)
+    act = QuickGELU() if quick_gelu else nn.GELU()
     return nn.Sequential(
-        OrderedDict([('c_fc', nn.Linear(width, hidden)), ('gelu', QuickGELU()),
+        OrderedDict([('c_fc', nn.Linear(width, hidden)), ('gelu', act),
                      ('c_proj', nn.Linear(hidden, width))]))
 
 
@@ -34,6 +42,8 @@ class ResidualAttentionBlock(nn.Module):
         mlp_ratio: Hidden width of the MLP relative to D.
         drop_path: Stochastic depth rate of both residual branches.
         causal: Use a causal mask (CLIP's text encoder).
+        quick_gelu: :class:`QuickGELU` (OpenAI CLIP) or ``nn.GELU`` in the
+            MLP.
     """
 
     def __init__(self,
@@ -41,13 +51,14 @@ class ResidualAttentionBlock(nn.Module):
                  num_heads: int,
                  mlp_ratio: float = 4.0,
                  drop_path: float = 0.0,
-                 causal: bool = False) -> None:
+                 causal: bool = False,
+                 quick_gelu: bool = True) -> None:
         super().__init__()
         self.causal = causal
         self.ln_1 = nn.LayerNorm(width)
         self.attn = MultiheadAttention(width, num_heads)
         self.ln_2 = nn.LayerNorm(width)
-        self.mlp = clip_mlp(width, mlp_ratio)
+        self.mlp = clip_mlp(width, mlp_ratio, quick_gelu)
         self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
 
     def attention(self, x: Tensor) -> Tensor:

@@ -1,5 +1,6 @@
 """X-CLIP's recognizer: CCT backbone, MIT neck, prompt-aware text head."""
-from typing import Dict, Sequence, Tuple, Union
+import copy
+from typing import Dict, Optional, Sequence, Tuple, Union
 
 import torch
 from mmaction.models.recognizers import BaseRecognizer
@@ -21,7 +22,18 @@ class XCLIPRecognizer(BaseRecognizer):
     max_testing_views=n)`` encodes at most n views at a time. Without a neck
     the video embedding is the plain mean of the frame embeddings (the
     paper's ablation of MIT).
+
+    Args:
+        init_cfg: MMEngine init config of the whole model, which
+            :class:`BaseRecognizer` does not take, e.g. CLIP's weights for
+            the backbone and text encoder: ``dict(type='Pretrained',
+            checkpoint='clip://ViT-B/16')``.
+        kwargs: :class:`BaseRecognizer` arguments.
     """
+
+    def __init__(self, init_cfg: Optional[Dict] = None, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.init_cfg = copy.deepcopy(init_cfg)
 
     def set_class_names(self, class_names: Union[str, Sequence[str]]) -> None:
         """Replace the classes the head scores (zero-shot).
