@@ -27,7 +27,11 @@ Each fix is a no-op where its problem is absent, and each has a test in
    ``HistoryBuffer``'s statistics methods and numpy's dtype classes. Nothing else can be
    unpickled, so a planted payload is refused instead of run; the
    environment variable ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD`` is deliberately
-   not used.
+   not used. MMEngine's ``http(s)://`` loader (also behind ``torchvision://``,
+   ``open-mmlab://`` and ``mmcls://``) goes through
+   ``torch.hub.load_state_dict_from_url``, whose ``weights_only`` defaults to
+   False, so a downloaded file could run code: it is replaced the same way
+   (:func:`load_from_http`).
 4. **numpy 2 makes mmaction's ``ColorJitter.adjust_hue`` raise**
    ``OverflowError`` whenever the hue offset is negative (``uint8 + negative
    python int``). :func:`patch_color_jitter_hue` replaces it with the same
@@ -193,11 +197,55 @@ def load_from_local(filename: str, map_location: Any = None) -> Any:
     return safe_torch_load(filename, map_location, mmengine_safe_globals())
 
 
+def load_from_http(filename: str,
+                   map_location: Any = None,
+                   model_dir: Optional[str] = None,
+                   progress: bool = False) -> Any:
+    """MMEngine's ``http(s)://`` loader with ``weights_only=True``.
+
+    Named as MMEngine's own loader, whose log line derives from the name.
+    Like MMEngine's, rank 0 downloads first and the others wait.
+
+    Args:
+        filename: URL of the checkpoint.
+        map_location: As for :func:`torch.load`.
+        model_dir: Download folder (torch hub's by default).
+        progress: Whether to show a download progress bar.
+
+    Returns:
+        The checkpoint.
+    """
+    from mmengine.dist import barrier, get_dist_info
+
+    def load() -> Any:
+        with torch.serialization.safe_globals(mmengine_safe_globals()):
+            return torch.hub.load_state_dict_from_url(
+                filename, model_dir=model_dir, map_location=map_location,
+                progress=progress, weights_only=True)
+
+    rank, world_size = get_dist_info()
+    if rank == 0:
+        checkpoint = load()
+    if world_size > 1:
+        barrier()
+        if rank > 0:
+            checkpoint = load()
+    return checkpoint
+
+
 def register_safe_local_loader() -> None:
-    """Make MMEngine's local scheme use :func:`load_from_local`."""
-    from mmengine.runner.checkpoint import CheckpointLoader
-    CheckpointLoader.register_scheme(
+    """Make MMEngine's local and ``http(s)://`` schemes load safely.
+
+    The local scheme uses :func:`load_from_local`; ``http(s)://`` and the
+    model-zoo schemes built on MMEngine's ``load_from_http`` use
+    :func:`load_from_http`.
+    """
+    from mmengine.runner import checkpoint
+    checkpoint.CheckpointLoader.register_scheme(
         prefixes='', loader=load_from_local, force=True)
+    checkpoint.CheckpointLoader.register_scheme(
+        prefixes=('http://', 'https://'), loader=load_from_http, force=True)
+    checkpoint.load_from_http = load_from_http
 
 
 def _adjust_hue(img: np.ndarray, factor: float) -> np.ndarray:

@@ -1,0 +1,3 @@
+from .video_dataset import SKIPPED_KEY, BrokenVideoError, RobustVideoDataset
+
+__all__ = ['SKIPPED_KEY', 'BrokenVideoError', 'RobustVideoDataset']

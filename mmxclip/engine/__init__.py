@@ -1,0 +1,13 @@
+"""Training-time reliability: atomic checkpoint writes and hooks."""
+from .atomic_io import (AtomicLocalBackend, atomic_write,
+                        register_atomic_local_backend)
+from .hooks import (ExactResumeHook, FiniteLossHook, SkippedSamplesHook,
+                    get_rng_state, set_rng_state)
+
+register_atomic_local_backend()
+
+__all__ = [
+    'AtomicLocalBackend', 'atomic_write', 'register_atomic_local_backend',
+    'ExactResumeHook', 'FiniteLossHook', 'SkippedSamplesHook',
+    'get_rng_state', 'set_rng_state'
+]
