@@ -142,15 +142,21 @@ class RobustVideoDataset(VideoDataset):
             try:
                 results = transform(results)
             except Exception as err:
-                raise BrokenVideoError(
-                    idx, path, f'{type(transform).__name__} failed: '
-                    f'{_explain(err)}; expected a video file that decodes '
-                    'completely') from err
+                step = type(transform).__name__
+                if not checked:
+                    reason = (f'{step} failed: {_explain(err)}; expected a '
+                              'video file that decodes completely')
+                else:
+                    reason = (f'{step} failed on decoded frames of shape '
+                              f'{shape}: {_explain(err)}; expected the '
+                              'pipeline to accept frames of this size')
+                raise BrokenVideoError(idx, path, reason) from err
             if results is None:
                 return None
             if not checked and 'imgs' in results:
                 self._check_frames(idx, path, results)
                 checked = True
+                shape = results['imgs'][0].shape
         return results
 
     @staticmethod
@@ -187,6 +193,6 @@ class RobustVideoDataset(VideoDataset):
 def _explain(err: Exception) -> str:
     """The exception's type and first line, with a hint where one is known."""
     lines = [line for line in str(err).splitlines() if line.strip()]
-    text = f'{type(err).__name__}: {lines[0] if lines else repr(err)}'
+    text = f'{type(err).__name__}: {lines[0]}' if lines else repr(err)
     hints = [hint for key, hint in _HINTS if key in str(err)]
     return f'{hints[0]} ({text})' if hints else text

@@ -84,16 +84,18 @@ class FiniteLossHook(Hook):
 class SkippedSamplesHook(Hook):
     """Count and log the broken videos skipped by ``skip_broken=True``.
 
-    Each replaced sample carries ``metainfo['skipped_broken']`` (a list of
-    ``dict(index, path, reason)``), which reaches the main process with the
-    batch whatever the number of dataloader workers. The total over all
-    ranks is logged after every epoch and at the end of training.
+    Each replacement sample carries ``metainfo['skipped_broken']`` (a list
+    of ``dict(index, path, reason)``: the requested sample first, then any
+    broken replacements tried before a good one), which reaches the main
+    process with the batch whatever the number of dataloader workers. The
+    number of replaced samples (requested samples that were broken), summed
+    over all ranks, is logged after every epoch and at the end of training.
     """
 
     priority = 'BELOW_NORMAL'
 
     def __init__(self) -> None:
-        self.epoch_skipped: List[dict] = []
+        self.epoch_skipped: List[List[dict]] = []
         self.total = 0
 
     def after_train_iter(self,
@@ -104,14 +106,16 @@ class SkippedSamplesHook(Hook):
         """Collect the skips recorded in this batch's data samples."""
         samples = (data_batch or {}).get('data_samples') or []
         for sample in samples:
-            self.epoch_skipped.extend(sample.metainfo.get(SKIPPED_KEY, []))
+            if SKIPPED_KEY in sample.metainfo:
+                self.epoch_skipped.append(sample.metainfo[SKIPPED_KEY])
 
     def after_train_epoch(self, runner: Any) -> None:
         """Log this epoch's skips (all ranks) and add them to the total."""
         count = self._reduce(len(self.epoch_skipped))
         self.total += count
         if count:
-            paths = sorted({s['path'] for s in self.epoch_skipped})
+            paths = sorted({s['path'] for chain in self.epoch_skipped
+                            for s in chain})
             runner.logger.warning(
                 f'skip_broken: {count} broken training samples were '
                 f'replaced in epoch {runner.epoch + 1}; on this rank: '
