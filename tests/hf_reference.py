@@ -30,12 +30,13 @@ def tiny_hf_config(patch: int = 16, frames: int = 4, layers: int = 2,
                            mit_num_attention_heads=2))
 
 
-def random_hf_model(seed: int = 0, **cfg):
+def random_hf_model(seed: int = 0, config=None, **cfg):
     """A randomly initialised ``XCLIPModel`` in eval mode, non-trivial
-    everywhere (random layer-norm affine, biases and alpha)."""
+    everywhere (random layer-norm affine, biases and alpha), for ``config``
+    or ``tiny_hf_config(**cfg)``."""
     from transformers import XCLIPModel
     torch.manual_seed(seed)
-    model = XCLIPModel(tiny_hf_config(**cfg)).eval()
+    model = XCLIPModel(config or tiny_hf_config(**cfg)).eval()
     with torch.no_grad():
         for name, p in model.named_parameters():
             if 'layer_norm' in name or 'layernorm' in name or 'norm' in name:

@@ -16,7 +16,9 @@ Three namings meet here:
   ``logit_scale``), with fused ``in_proj`` everywhere.
 
 HF is converted to official names first, so both X-CLIP formats reach
-mmxclip through :func:`official_to_mmxclip`.
+mmxclip through :func:`official_to_mmxclip`; OpenAI / open_clip CLIP state
+dicts take the same road after :func:`clip_to_mmxclip` drops what is not a
+parameter.
 """
 import re
 from typing import Dict, List, Tuple
@@ -171,3 +173,36 @@ def _official_key_to_mmxclip(key: str) -> str:
 def hf_to_mmxclip(state_dict: StateDict) -> StateDict:
     """``transformers.XCLIPModel`` state dict -> :class:`XCLIPRecognizer`."""
     return official_to_mmxclip(hf_to_official(state_dict))
+
+
+# OpenAI's TorchScript archives carry these ints beside the tensors.
+_CLIP_NON_PARAMETERS = ('input_resolution', 'context_length', 'vocab_size')
+# Causal masks that older open_clip / OpenAI code stored as buffers.
+_CLIP_BUFFERS = re.compile(r'(^|\.)attn_mask$')
+
+
+def strip_prefix(state_dict: StateDict, prefix: str = 'module.') -> StateDict:
+    """Remove ``prefix`` (DDP's ``module.``) from the keys that have it."""
+    return {(k[len(prefix):] if k.startswith(prefix) else k): v
+            for k, v in state_dict.items()}
+
+
+def clip_to_mmxclip(state_dict: StateDict) -> StateDict:
+    """OpenAI / open_clip CLIP state dict -> :class:`XCLIPRecognizer` keys.
+
+    Only CLIP's own block layout is in scope (``visual.conv1``,
+    ``visual.transformer.resblocks``, ...); open_clip models with other
+    towers (timm trunks, custom text towers) fail in
+    :func:`official_to_mmxclip` with the key that does not fit.
+
+    Args:
+        state_dict: CLIP keys, possibly with the three ints of an OpenAI
+            TorchScript archive and ``attn_mask`` buffers.
+
+    Returns:
+        dict: ``backbone.*``, ``cls_head.text_encoder.*`` and
+        ``cls_head.logit_scale``.
+    """
+    sd = {k: v for k, v in strip_prefix(state_dict).items()
+          if k not in _CLIP_NON_PARAMETERS and not _CLIP_BUFFERS.search(k)}
+    return official_to_mmxclip(sd)

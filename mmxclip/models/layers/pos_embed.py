@@ -10,8 +10,9 @@ def resize_pos_embed(pos: Tensor, grid: int) -> Tensor:
     """Interpolate a ViT position embedding to a new square patch grid.
 
     The class-token row is kept as it is; the patch rows, seen as a
-    ``g x g`` image with D channels, are resized bicubically (as CLIP,
-    open_clip and timm do when changing the input resolution).
+    ``g x g`` image with D channels, are resized bicubically with
+    anti-aliasing, exactly as open_clip's and timm's ``resize_pos_embed``
+    do, so a checkpoint gets the same grid here as in those libraries.
 
     Args:
         pos: Position embedding (1 + g * g, D) of a class token and a
@@ -32,6 +33,6 @@ def resize_pos_embed(pos: Tensor, grid: int) -> Tensor:
         return pos
     patches = pos[1:].float().reshape(1, old, old, -1).permute(0, 3, 1, 2)
     patches = F.interpolate(patches, size=(grid, grid), mode='bicubic',
-                            align_corners=False)
+                            antialias=True, align_corners=False)
     patches = patches.permute(0, 2, 3, 1).reshape(grid * grid, -1)
     return torch.cat([pos[:1], patches.to(pos.dtype)])

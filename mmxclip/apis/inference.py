@@ -1,0 +1,200 @@
+"""Ready models from any weight file, and zero-shot recognition.
+
+Thin on purpose: formats are :mod:`mmxclip.weights`' business, the forward
+pass MMAction2's (``inference_recognizer`` runs the test pipeline and
+``test_step``); here the two meet.
+"""
+import copy
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+
+import torch
+from mmaction.apis import inference_recognizer
+from mmaction.registry import MODELS
+from mmengine.config import Config
+from mmengine.logging import MMLogger
+from mmengine.registry import init_default_scope
+from torch import nn
+
+from ..weights import (XCLIP_ONLY, Weights, check_state_dict,
+                       infer_model_config, read_weights)
+
+# Where MMAction2's Kinetics-400 configs (and configs/_base_) expect the
+# class names.
+K400_LABEL_MAP = 'data/kinetics400/label_map_k400.txt'
+
+
+def test_pipeline(num_frames: int,
+                  resolution: int,
+                  num_clips: int = 1,
+                  num_crops: int = 1) -> List[Dict[str, Any]]:
+    """X-CLIP's published test pipeline (decord, MMAction2 transforms).
+
+    One frame from the middle of each of ``num_frames`` segments per clip;
+    1 crop: short side to ``resolution * 256 / 224`` and a centre crop; 3
+    crops: short side to ``resolution`` and three crops along the long side.
+
+    Args:
+        num_frames: Frames T per clip.
+        resolution: Crop size.
+        num_clips: Clips (temporal views) per video.
+        num_crops: 1 or 3 spatial views.
+
+    Returns:
+        list[dict]: Pipeline config, ending in ``PackActionInputs`` with
+        inputs (num_clips * num_crops, 3, T, H, W).
+    """
+    if num_crops == 1:
+        crop = [dict(type='Resize', scale=(-1, resolution * 256 // 224)),
+                dict(type='CenterCrop', crop_size=resolution)]
+    elif num_crops == 3:
+        crop = [dict(type='Resize', scale=(-1, resolution)),
+                dict(type='ThreeCrop', crop_size=resolution)]
+    else:
+        raise ValueError(f'num_crops must be 1 or 3, got {num_crops}')
+    return [
+        dict(type='DecordInit'),
+        dict(type='UniformSample', clip_len=num_frames, num_clips=num_clips,
+             test_mode=True),
+        dict(type='DecordDecode'),
+        *crop,
+        dict(type='FormatShape', input_format='NCTHW'),
+        dict(type='PackActionInputs'),
+    ]
+
+
+def model_config(weights: Weights,
+                 class_names: Union[None, str, Sequence[str]] = None
+                 ) -> Dict[str, Any]:
+    """The model config that fits ``weights``.
+
+    An mmxclip checkpoint brings its own (``meta['model_cfg']`` from
+    ``tools/convert_weights.py``, or the training config MMEngine stores in
+    ``meta['cfg']``); other formats are inferred from their tensors.
+
+    Args:
+        weights: What :func:`read_weights` returned.
+        class_names: Overrides the checkpoint's class names.
+
+    Returns:
+        dict: An :class:`XCLIPRecognizer` config.
+
+    Raises:
+        ValueError: No class names anywhere.
+    """
+    meta = weights.meta
+    if 'model_cfg' in meta:
+        cfg = copy.deepcopy(meta['model_cfg'])
+    elif isinstance(meta.get('cfg'), str):
+        cfg = Config.fromstring(meta['cfg'], '.py').model.to_dict()
+    else:
+        cfg = None
+    names = class_names or meta.get('class_names')
+    if cfg is None:
+        if not names:
+            raise ValueError(
+                f'{weights.path} ({weights.format}) carries no class names; '
+                'pass class_names (a list or a file, one name per line)')
+        return infer_model_config(
+            weights.state_dict, names, hf_config=weights.hf_config,
+            quick_gelu=meta.get('quick_gelu', True))
+    if names:
+        cfg['cls_head']['class_names'] = list(names) if not isinstance(
+            names, str) else names
+        cfg['cls_head'].pop('num_classes', None)
+    return cfg
+
+
+def load_weights(model: nn.Module, weights: Weights) -> None:
+    """Load ``weights`` into ``model`` after :func:`check_state_dict`.
+
+    CLIP-only weights may leave X-CLIP's own modules (message attention,
+    MIT, prompts) at their random init; that is logged, never silent.
+
+    Raises:
+        ValueError: Keys or shapes that do not fit, all named.
+    """
+    left = check_state_dict(model, weights.state_dict, weights.path,
+                            allow_missing=None if weights.is_xclip else
+                            XCLIP_ONLY)
+    model.load_state_dict(weights.state_dict, strict=False)
+    if left:
+        MMLogger.get_current_instance().warning(
+            f'{weights.path} holds CLIP weights only: {len(left)} tensors of '
+            "X-CLIP's message attention, MIT and prompt generator keep their "
+            'random init')
+
+
+def init_xclip(checkpoint: str,
+               class_names: Union[None, str, Sequence[str]] = None,
+               device: Union[str, torch.device] = 'cpu',
+               num_clips: int = 1,
+               num_crops: int = 1) -> nn.Module:
+    """A ready :class:`XCLIPRecognizer` in eval mode from any weight file.
+
+    The format (OpenAI TorchScript archive, CLIP / open_clip state dict,
+    official X-CLIP ``.pth``, HuggingFace folder or file, mmxclip /
+    MMEngine checkpoint) is detected and the architecture inferred.
+    ``model.cfg`` gets the model and a test pipeline, so MMAction2's
+    ``inference_recognizer`` and :func:`zero_shot` work on the result.
+
+    Args:
+        checkpoint: File or HuggingFace folder.
+        class_names: Names or a label-map file; required unless the
+            checkpoint carries them.
+        device: Where to put the model.
+        num_clips: Temporal views of the test pipeline.
+        num_crops: Spatial views of the test pipeline (1 or 3).
+
+    Returns:
+        nn.Module: The recognizer, eval mode, on ``device``.
+    """
+    init_default_scope('mmaction')
+    weights = read_weights(checkpoint)
+    cfg = model_config(weights, class_names)
+    model = MODELS.build(cfg)
+    load_weights(model, weights)
+    backbone = model.backbone
+    model.cfg = Config(dict(
+        default_scope='mmaction',
+        model=cfg,
+        test_pipeline=test_pipeline(model.neck.num_frames,
+                                    backbone.input_resolution, num_clips,
+                                    num_crops)))
+    return model.to(device).eval()
+
+
+def zero_shot(model: nn.Module,
+              video: Union[str, Dict[str, Any]],
+              labels: Union[None, str, Sequence[str]] = None,
+              topk: int = 5) -> List[Tuple[str, float]]:
+    """Rank free-text labels for a video.
+
+    Runs the model's test pipeline (``model.cfg.test_pipeline``) through
+    MMAction2's ``inference_recognizer``; views are fused as the head's
+    ``average_clips`` says.
+
+    Args:
+        model: An :class:`XCLIPRecognizer` with ``cfg`` (from
+            :func:`init_xclip` or MMAction2's ``init_recognizer``).
+        video: Video file, or a pipeline input dict.
+        labels: Names or a label-map file; replaces the model's class set.
+            None keeps the current one.
+        topk: How many (label, probability) pairs to return.
+
+    Returns:
+        list[tuple[str, float]]: The top labels with their probabilities,
+        best first.
+    """
+    if labels is not None:
+        model.set_class_names(labels)
+    head = model.cls_head
+    result = inference_recognizer(model, video)
+    probs = result.pred_score
+    if head.average_clips == 'score':
+        probs = probs.softmax(dim=-1)
+    elif head.average_clips != 'prob':
+        raise ValueError("zero_shot needs cls_head.average_clips 'prob' or "
+                         f"'score', not {head.average_clips!r}")
+    values, indices = probs.topk(min(topk, probs.numel()))
+    names = head.class_names
+    return [(names[i], float(v)) for v, i in zip(values, indices.tolist())]

@@ -1,0 +1,82 @@
+"""Small weight files in every real format, and videos, made in tests."""
+import os.path as osp
+
+import cv2
+import numpy as np
+import torch
+
+from hf_reference import random_hf_model, tiny_hf_config
+from mmxclip.weights import hf_to_official
+
+# Tiny X-CLIP whose head counts follow the official rule (width / 64), so
+# an official-layout file (which stores no head counts) rebuilds it.
+OFFICIAL_RULE = dict(width=128, embed=64, text_width=64)
+
+
+def official_rule_hf_model(seed: int = 0):
+    """A random HF ``XCLIPModel`` with heads = width / 64 everywhere."""
+    cfg = tiny_hf_config(width=OFFICIAL_RULE['width'],
+                         embed=OFFICIAL_RULE['embed'], frames=4, image=32)
+    cfg.vision_config.num_attention_heads = OFFICIAL_RULE['width'] // 64
+    cfg.vision_config.mit_num_attention_heads = OFFICIAL_RULE['embed'] // 64
+    cfg.prompt_num_attention_heads = OFFICIAL_RULE['embed'] // 64
+    cfg.text_config.hidden_size = OFFICIAL_RULE['text_width']
+    cfg.text_config.intermediate_size = 4 * OFFICIAL_RULE['text_width']
+    cfg.text_config.num_attention_heads = OFFICIAL_RULE['text_width'] // 64
+    return random_hf_model(seed, config=cfg)
+
+
+def save_official(hf_model, path: str) -> str:
+    """The official release layout: ``{'model': {'module.' + key: ...}}``."""
+    sd = hf_to_official(hf_model.state_dict())
+    torch.save({'model': {'module.' + k: v for k, v in sd.items()},
+                'epoch': 29}, path)
+    return path
+
+
+def tiny_open_clip(quick_gelu: bool = True, image: int = 32, seed: int = 0):
+    """A random open_clip ``CLIP`` (CLIP's block layout) in eval mode, with
+    random layer-norm affines and biases so nothing is trivially zero."""
+    import open_clip
+    torch.manual_seed(seed)
+    model = open_clip.model.CLIP(
+        embed_dim=32,
+        vision_cfg=dict(image_size=image, layers=2, width=128,
+                        patch_size=16),
+        text_cfg=dict(context_length=77, vocab_size=49408, width=64,
+                      heads=1, layers=2),
+        quick_gelu=quick_gelu).eval()
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.endswith('bias') or '.ln' in name:
+                p.add_(0.1 * torch.randn_like(p))
+    return model
+
+
+def save_torchscript(model, path: str, resolution: int = 32) -> str:
+    """An OpenAI-style TorchScript archive: the scripted model plus the
+    three non-parameter entries (``input_resolution``, ``context_length``,
+    ``vocab_size``) OpenAI's archives carry in their state dict."""
+    for key, value in dict(input_resolution=resolution, context_length=77,
+                           vocab_size=49408).items():
+        if hasattr(model, key):  # open_clip keeps two of them as ints
+            delattr(model, key)
+        model.register_buffer(key, torch.tensor(value))
+    torch.jit.save(torch.jit.script(model), path)
+    return path
+
+
+def write_video(path: str, frames: int = 16, size: int = 48,
+                seed: int = 0) -> str:
+    """A small mp4 (mp4v) of a moving square on noise."""
+    rng = np.random.default_rng(seed)
+    writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*'mp4v'), 8,
+                             (size + 16, size))
+    for t in range(frames):
+        img = rng.integers(0, 80, (size, size + 16, 3), dtype=np.uint8)
+        x = 2 * t % size
+        img[10:26, x:x + 16] = (40, 200, 255)
+        writer.write(img)
+    writer.release()
+    assert osp.getsize(path) > 0
+    return path

@@ -1,0 +1,114 @@
+"""Convert CLIP / X-CLIP weights to an MMEngine checkpoint of mmxclip.
+
+    python tools/convert_weights.py --src-format official k400_16_8.pth \
+        work_dirs/xclip_b16_8f_k400.pth
+
+writes ``xclip_b16_8f_k400.pth`` (``{'state_dict', 'meta'}``, loadable by
+``load_from=``, ``tools/test.py`` and :func:`mmxclip.apis.init_xclip`) and,
+for X-CLIP sources (official, hf), ``xclip_b16_8f_k400.py``: the model
+inferred from the tensors, X-CLIP's test pipeline and a test dataloader, so
+
+    python tools/test.py work_dirs/xclip_b16_8f_k400.py \
+        work_dirs/xclip_b16_8f_k400.pth
+
+evaluates it. CLIP sources (openai, open_clip) give the backbone and text
+encoder weights, for ``init_cfg=dict(type='Pretrained', checkpoint=...)``.
+"""
+import argparse
+import os.path as osp
+from typing import Optional, Sequence
+
+from mmengine.config import Config
+from mmengine.runner.checkpoint import save_checkpoint
+
+from mmxclip.apis import K400_LABEL_MAP, load_weights, test_pipeline
+from mmxclip.models.heads import load_class_names
+from mmxclip.weights import SRC_FORMATS, infer_model_config, read_weights
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('input', help='weight file or HuggingFace folder')
+    parser.add_argument('output', help='checkpoint to write (.pth)')
+    parser.add_argument('--src-format', required=True,
+                        choices=[f for f in SRC_FORMATS if f != 'mmxclip'])
+    parser.add_argument(
+        '--class-names', default=K400_LABEL_MAP,
+        help='label-map file (one class name per line) the config points '
+        f'to and the checkpoint stores when it exists; default '
+        f'{K400_LABEL_MAP}')
+    parser.add_argument('--gelu', action='store_true',
+                        help='CLIP sources trained with nn.GELU (open_clip '
+                        'LAION / DataComp), not QuickGELU')
+    parser.add_argument('--num-clips', type=int, default=4,
+                        help='test clips per video (published: 4)')
+    parser.add_argument('--num-crops', type=int, default=3, choices=(1, 3),
+                        help='test crops per clip (published: 3)')
+    parser.add_argument('--ann-file',
+                        default='data/kinetics400/'
+                        'kinetics400_val_list_videos.txt',
+                        help='test annotation list of the written config')
+    parser.add_argument('--data-prefix',
+                        default='data/kinetics400/videos_val',
+                        help='video folder of the written config')
+    return parser.parse_args(argv)
+
+
+def write_config(path: str, model_cfg: dict, checkpoint: str,
+                 args: argparse.Namespace) -> None:
+    """A self-contained test config for the converted X-CLIP."""
+    pipeline = test_pipeline(model_cfg['neck']['num_frames'],
+                             model_cfg['backbone']['input_resolution'],
+                             args.num_clips, args.num_crops)
+    Config(dict(
+        default_scope='mmaction',
+        custom_imports=dict(imports=['mmxclip'], allow_failed_imports=False),
+        model=model_cfg,
+        test_pipeline=pipeline,
+        test_dataloader=dict(
+            batch_size=1, num_workers=2,
+            sampler=dict(type='DefaultSampler', shuffle=False),
+            dataset=dict(type='VideoDataset', ann_file=args.ann_file,
+                         data_prefix=dict(video=args.data_prefix),
+                         pipeline=pipeline, test_mode=True)),
+        test_evaluator=dict(type='AccMetric'),
+        test_cfg=dict(type='TestLoop'),
+        load_from=osp.abspath(checkpoint),
+    )).dump(path)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    args = parse_args(argv)
+    from mmaction.registry import MODELS
+    from mmengine.registry import init_default_scope
+    init_default_scope('mmaction')
+    weights = read_weights(args.input, args.src_format)
+    names = (load_class_names(args.class_names)
+             if osp.isfile(args.class_names) else None)
+    meta = dict(source=osp.abspath(args.input), src_format=args.src_format,
+                format=weights.format, class_names=names,
+                quick_gelu=not args.gelu)
+    if weights.is_xclip:
+        # Build and load once (any class name will do): proves the
+        # conversion fits before anything is written.
+        model_cfg = infer_model_config(
+            weights.state_dict, names or ['placeholder'],
+            hf_config=weights.hf_config, quick_gelu=not args.gelu)
+        load_weights(MODELS.build(model_cfg), weights)
+        model_cfg['cls_head']['class_names'] = args.class_names
+        meta['model_cfg'] = model_cfg
+    save_checkpoint(dict(state_dict=weights.state_dict, meta=meta),
+                    args.output)
+    print(f'{args.input} ({weights.format}) -> {args.output}: '
+          f'{len(weights.state_dict)} tensors')
+    if weights.is_xclip:
+        config = osp.splitext(args.output)[0] + '.py'
+        write_config(config, model_cfg, args.output, args)
+        print(f'config: {config}')
+        if names is None:
+            print(f'note: {args.class_names} does not exist yet; the config '
+                  'reads the class names from it when the model is built')
+
+
+if __name__ == '__main__':
+    main()
