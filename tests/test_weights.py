@@ -1,6 +1,5 @@
 """Every weight format loads from a file made in that format, and gives the
 source model's numbers; bad files give errors that name what is wrong."""
-import copy
 import logging
 import os
 import pickle
@@ -10,48 +9,17 @@ import torch
 from mmaction.registry import MODELS
 from mmengine.logging import MMLogger
 
-from hf_reference import (CLASS_NAMES, hf_logits, random_hf_model,
-                          random_videos)
+from hf_reference import CLASS_NAMES, random_hf_model
 from mmxclip.apis import init_xclip
 from mmxclip.models.heads import tokenize
 from mmxclip.weights import (check_state_dict, infer_model_config,
                              read_weights)
-from weight_files import (official_rule_hf_model, save_official,
-                          save_torchscript, tiny_open_clip)
+from weight_files import (assert_same_logits, official_rule_hf_model,
+                          rel_err, save_official, save_torchscript,
+                          tiny_open_clip)
 
 pytest.importorskip('transformers')
 open_clip = pytest.importorskip('open_clip')
-
-
-def rel_err(a, b):
-    return ((a - b).abs().max() / b.abs().max()).item()
-
-
-def xclip_logits(model, inputs):
-    """Logits (B, K) of an XCLIPRecognizer on (B, 1, C, T, H, W)."""
-    with torch.no_grad():
-        return model.extract_feat(inputs, stage='head')[0]
-
-
-def assert_same_logits(model, hf):
-    """float32: max|d| / max|ref| <= 1e-5 on inputs whose logits
-    discriminate (std > 0.1; near-orthogonal random embeddings give
-    |logits| ~ 0.1, where float32 rounding alone reaches 1e-5 relative);
-    float64: the conversion is exact (<= 1e-10) on every input."""
-    for seed in (2, 3):
-        videos, inputs = random_videos(hf, batch=2, seed=seed)
-        ref = hf_logits(hf, videos)
-        assert ref.std() > 0.1
-        err = rel_err(xclip_logits(model, inputs), ref)
-        print(f'float32 max|d|/max|ref| = {err:.3g}')
-        assert err <= 1e-5
-    model, hf = copy.deepcopy(model).double(), copy.deepcopy(hf).double()
-    for seed in (1, 2, 3):
-        videos, inputs = random_videos(hf, batch=2, seed=seed)
-        err = rel_err(xclip_logits(model, inputs.double()),
-                      hf_logits(hf, videos.double()))
-        print(f'float64 max|d|/max|ref| = {err:.3g}')
-        assert err <= 1e-10
 
 
 @pytest.fixture(scope='module')

@@ -1,11 +1,13 @@
 """Small weight files in every real format, and videos, made in tests."""
+import copy
 import os.path as osp
 
 import cv2
 import numpy as np
 import torch
 
-from hf_reference import random_hf_model, tiny_hf_config
+from hf_reference import (hf_logits, random_hf_model, random_videos,
+                          tiny_hf_config)
 from mmxclip.weights import hf_to_official
 
 # Tiny X-CLIP whose head counts follow the official rule (width / 64), so
@@ -80,3 +82,63 @@ def write_video(path: str, frames: int = 16, size: int = 48,
     writer.release()
     assert osp.getsize(path) > 0
     return path
+
+
+def rel_err(a, b):
+    return ((a - b).abs().max() / b.abs().max()).item()
+
+
+def xclip_logits(model, inputs):
+    """Logits (B, K) of an XCLIPRecognizer on (B, 1, C, T, H, W)."""
+    with torch.no_grad():
+        return model.extract_feat(inputs, stage='head')[0]
+
+
+def assert_same_logits(model, hf):
+    """float32: max|d| / max|ref| <= 1e-5 on inputs whose logits
+    discriminate (std > 0.1; near-orthogonal random embeddings give
+    |logits| ~ 0.1, where float32 rounding alone reaches 1e-5 relative);
+    float64: the conversion is exact (<= 1e-10) on every input."""
+    for seed in (2, 3):
+        videos, inputs = random_videos(hf, batch=2, seed=seed)
+        ref = hf_logits(hf, videos)
+        assert ref.std() > 0.1
+        err = rel_err(xclip_logits(model, inputs), ref)
+        print(f'float32 max|d|/max|ref| = {err:.3g}')
+        assert err <= 1e-5
+    model, hf = copy.deepcopy(model).double(), copy.deepcopy(hf).double()
+    for seed in (1, 2, 3):
+        videos, inputs = random_videos(hf, batch=2, seed=seed)
+        err = rel_err(xclip_logits(model, inputs.double()),
+                      hf_logits(hf, videos.double()))
+        print(f'float64 max|d|/max|ref| = {err:.3g}')
+        assert err <= 1e-10
+
+
+def load_tool(relpath: str):
+    """Import a script under tools/ as a module."""
+    import importlib.util
+    root = osp.dirname(osp.dirname(osp.abspath(__file__)))
+    path = osp.join(root, 'tools', relpath)
+    spec = importlib.util.spec_from_file_location(
+        osp.splitext(osp.basename(path))[0], path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def converted_tiny_xclip(hf_model, folder: str, class_names, *extra) -> str:
+    """``tools/convert_weights.py --src-format hf`` on a saved HF model.
+
+    Returns:
+        str: The written checkpoint; its config is beside it (``.py``).
+    """
+    hf_model.save_pretrained(osp.join(folder, 'hf'))
+    names = osp.join(folder, 'class_names.txt')
+    with open(names, 'w') as f:
+        f.write('\n'.join(class_names) + '\n')
+    out = osp.join(folder, 'tiny_xclip.pth')
+    load_tool('convert_weights.py').main(
+        ['--src-format', 'hf', osp.join(folder, 'hf'), out,
+         '--class-names', names, *extra])
+    return out

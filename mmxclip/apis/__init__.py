@@ -1,6 +1,7 @@
-from .inference import (init_xclip, load_weights, model_config, test_pipeline,
-                        zero_shot)
+from .inference import (K400_LABEL_MAP, init_xclip, load_weights,
+                        model_config, test_pipeline, zero_shot)
 
 __all__ = [
-    'init_xclip', 'load_weights', 'model_config', 'test_pipeline', 'zero_shot'
+    'K400_LABEL_MAP', 'init_xclip', 'load_weights', 'model_config',
+    'test_pipeline', 'zero_shot'
 ]

@@ -1,0 +1,7 @@
+# Few-shot HMDB-51, K = 16 (published: 64.0 top-1); recipe in
+# xclip_b16_32f_few_shot_hmdb51_k2.py, list from
+# tools/data/make_few_shot_split.py ... --shots 16 --seed 0.
+_base_ = ['./xclip_b16_32f_few_shot_hmdb51_k2.py']
+
+train_dataloader = dict(
+    dataset=dict(ann_file='data/hmdb51/hmdb51_train_split_1_16shot_seed0.txt'))
