@@ -137,8 +137,10 @@ def _restricted_getattr(obj: Any, name: str) -> Any:
     checkpoint is refused: unrestricted, it would reach arbitrary code.
     """
     from mmengine.logging import HistoryBuffer
+    statistics = ('mean', 'max', 'min', 'current',
+                  *HistoryBuffer._statistics_methods)
     if isinstance(name, str) and (
-            (obj is HistoryBuffer and name in HistoryBuffer._statistics_methods)
+            (obj is HistoryBuffer and name in statistics)
             or (obj is np.dtypes and name.endswith('DType'))):
         return getattr(obj, name)
     raise ValueError(f'checkpoint asks for getattr({obj!r}, {name!r}); only '

@@ -53,9 +53,12 @@ def toy_config(data_root: str, work_dir: str, **overrides):
 
 def run_tool(args: Sequence[str], env: Optional[Dict[str, str]] = None,
              timeout: int = 300) -> subprocess.CompletedProcess:
-    """Run ``python ARGS`` (or a shell script) from the repository root."""
-    full_env = dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS='1',
-                    **(env or {}))
+    """Run ``python ARGS`` (or a shell script) from the repository root,
+    with ``tests/`` importable (for the test hooks of ``rel_hooks.py``)."""
+    tests = osp.join(ROOT, 'tests')
+    full_env = dict(os.environ, PYTHONPATH=f'{ROOT}:{tests}',
+                    OMP_NUM_THREADS='1')
+    full_env.update(env or {})
     cmd: List[str] = list(args)
     if cmd[0].endswith('.py'):
         cmd = [PYTHON] + cmd

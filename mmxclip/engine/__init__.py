@@ -1,13 +1,14 @@
 """Training-time reliability: atomic checkpoint writes and hooks."""
 from .atomic_io import (AtomicLocalBackend, atomic_write,
                         register_atomic_local_backend)
-from .hooks import (ExactResumeHook, FiniteLossHook, SkippedSamplesHook,
-                    get_rng_state, set_rng_state)
+from .hooks import (ExactResumeHook, FiniteLossHook, SafeCheckpointHook,
+                    SkippedSamplesHook, get_rng_state, set_rng_state)
 
 register_atomic_local_backend()
 
 __all__ = [
     'AtomicLocalBackend', 'atomic_write', 'register_atomic_local_backend',
-    'ExactResumeHook', 'FiniteLossHook', 'SkippedSamplesHook',
+    'ExactResumeHook', 'FiniteLossHook', 'SafeCheckpointHook',
+    'SkippedSamplesHook',
     'get_rng_state', 'set_rng_state'
 ]

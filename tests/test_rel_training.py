@@ -1,0 +1,234 @@
+"""Nothing lost: exact resume after a kill, NaN stop, atomic checkpoints.
+
+Training runs use ``tools/train.py`` on ``configs/xclip_toy.py`` (tiny
+dataset, a few iterations) with the test hooks of ``tests/rel_hooks.py``.
+"""
+import io
+import json
+import os
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.runner import Runner
+from mmengine.runner.checkpoint import save_checkpoint
+from reliability_utils import make_toy_dataset, run_tool, toy_config
+
+from mmxclip.compat import load_from_local
+from mmxclip.engine import atomic_io
+
+# 16 training videos, batch 4: 4 iterations per epoch, 2 epochs.
+ITERS_PER_EPOCH, EPOCHS = 4, 2
+
+
+@pytest.fixture(scope='module')
+def toy(tmp_path_factory):
+    return make_toy_dataset(str(tmp_path_factory.mktemp('toy')), 2, 1,
+                            num_frames=8)
+
+
+def _train_config(toy, work_dir, loop='epoch', extra_hooks=()):
+    """Toy config with main-process randomness (mixup, drop path), worker
+    randomness (crops, colour jitter, 2 persistent workers) and a checkpoint
+    every 3 iterations, i.e. inside epoch 1 and inside epoch 2."""
+    if loop == 'epoch':
+        train_cfg = dict(_delete_=True, type='EpochBasedTrainLoop',
+                         max_epochs=EPOCHS, val_interval=1)
+    else:
+        train_cfg = dict(_delete_=True, type='IterBasedTrainLoop',
+                         max_iters=EPOCHS * ITERS_PER_EPOCH, val_interval=5)
+    return toy_config(
+        toy['out_dir'], work_dir, **{
+            'custom_imports.imports': ['mmxclip', 'rel_hooks'],
+            'model.backbone.drop_path_rate': 0.2,
+            'model.data_preprocessor.blending': dict(
+                _delete_=True, type='RandomBatchAugment', augments=[
+                    dict(type='MixupBlending', alpha=0.4, num_classes=8)]),
+            'train_dataloader.batch_size': 4,
+            'val_dataloader.batch_size': 8,
+            'train_cfg': train_cfg,
+            'default_hooks.checkpoint': dict(
+                type='CheckpointHook', by_epoch=False, interval=3,
+                save_best=None, max_keep_ckpts=-1),
+            'default_hooks.logger.interval': 1,
+            'log_processor.by_epoch': loop == 'epoch',
+            'custom_hooks': [dict(type='ExactResumeHook')] + list(
+                extra_hooks),
+        })
+
+
+def _final_weights(work_dir):
+    ckpt = load_from_local(osp.join(work_dir,
+                                    f'iter_{EPOCHS * ITERS_PER_EPOCH}.pth'))
+    return ckpt['state_dict']
+
+
+def _train(cfg_path, work_dir, *extra):
+    return run_tool(['tools/train.py', cfg_path, '--work-dir', work_dir,
+                     *extra])
+
+
+@pytest.mark.parametrize('loop', ['epoch', 'iter'])
+def test_killed_run_resumes_bit_identically(toy, tmp_path, loop):
+    """Kill (SIGKILL) in epoch 2, one iteration after the checkpoint of
+    iteration 3 (inside epoch 1); ``--resume`` replays epoch 1's first 3
+    batches, restores the random generators and must end with exactly the
+    weights of an uninterrupted run."""
+    full, killed = str(tmp_path / 'full'), str(tmp_path / 'killed')
+    cfg_full = str(tmp_path / 'full.py')
+    _train_config(toy, full, loop).dump(cfg_full)
+    cfg_killed = str(tmp_path / 'killed.py')
+    _train_config(toy, killed, loop,
+                  [dict(type='KillAtIterHook', iteration=5)]).dump(cfg_killed)
+
+    done = _train(cfg_full, full)
+    assert done.returncode == 0, done.stderr[-3000:]
+    crashed = _train(cfg_killed, killed)
+    assert crashed.returncode == -9, crashed.stderr[-3000:]
+    assert not osp.exists(osp.join(killed, 'iter_6.pth'))
+    # Resume from the checkpoint of iteration 3, without the kill hook.
+    with open(osp.join(killed, 'last_checkpoint')) as f:
+        assert f.read().strip().endswith('iter_3.pth')
+    resumed = _train(cfg_full, killed, '--resume')
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+
+    a, b = _final_weights(full), _final_weights(killed)
+    assert a.keys() == b.keys()
+    diff = max((a[k].float() - b[k].float()).abs().max().item() for k in a)
+    assert all(torch.equal(a[k], b[k]) for k in a), f'max |diff| {diff}'
+    # ...and the same logged loss at every iteration.
+    assert _losses(full) == _losses(killed)
+
+
+def _losses(work_dir):
+    """Logged ``loss`` per iteration of the newest run(s) in ``work_dir``."""
+    losses = {}
+    for run in sorted(os.listdir(work_dir)):
+        path = osp.join(work_dir, run, 'vis_data', 'scalars.json')
+        if osp.isfile(path):
+            with open(path) as f:
+                for line in f:
+                    rec = json.loads(line)
+                    if 'loss' in rec:
+                        losses[rec['step']] = rec['loss']
+    return [losses[i] for i in sorted(losses)]
+
+
+def test_nan_loss_stops_with_iteration_and_key(toy, tmp_path):
+    work = str(tmp_path / 'nan')
+    cfg = _train_config(toy, work, extra_hooks=[
+        dict(type='FiniteLossHook'),
+        dict(type='PoisonParamHook', iteration=4)])
+    cfg.default_hooks.checkpoint.interval = 1
+    cfg.dump(str(tmp_path / 'nan.py'))
+    out = _train(str(tmp_path / 'nan.py'), work)
+    assert out.returncode != 0
+    assert ('FloatingPointError: non-finite loss at iteration 4 (epoch 1) on '
+            'this rank: loss=nan, loss_cls=nan; expected finite values for '
+            'every loss key (loss, loss_cls)') in out.stderr
+    saved = sorted(f for f in os.listdir(work) if f.endswith('.pth'))
+    assert saved == ['iter_1.pth', 'iter_2.pth', 'iter_3.pth']
+
+
+def _crash_during_write(monkeypatch, module):
+    """Make ``open()`` in ``module`` write half of the data, then fail as a
+    crash would (the exception stands in for the process dying)."""
+    real_open = open
+
+    class HalfFile(io.FileIO):
+
+        def write(self, data):
+            super().write(bytes(data)[:len(data) // 2])
+            self.flush()
+            raise KeyboardInterrupt('simulated crash while saving')
+
+    def crashing_open(file, mode='r', *args, **kwargs):
+        if 'w' in mode:
+            return HalfFile(file, 'w')
+        return real_open(file, mode, *args, **kwargs)
+
+    monkeypatch.setattr(module, 'open', crashing_open, raising=False)
+
+
+@pytest.mark.parametrize('backend', ['atomic', 'stock'])
+def test_crash_while_saving_keeps_previous_checkpoint(tmp_path, monkeypatch,
+                                                      backend):
+    """Re-saving a checkpoint (same file name, as ``save_last`` or a resumed
+    run does) crashes halfway. With mmxclip's backend the previous file is
+    intact and loads; MMEngine's stock backend leaves it truncated."""
+    path = str(tmp_path / 'epoch_1.pth')
+    good = dict(state_dict={'w': torch.arange(10000.)}, meta=dict(epoch=1))
+    save_checkpoint(good, path)
+    if backend == 'stock':
+        from mmengine.fileio import LocalBackend
+        from mmengine.fileio.backends import local_backend
+        monkeypatch.setattr(atomic_io.AtomicLocalBackend, 'put',
+                            LocalBackend.put)
+        _crash_during_write(monkeypatch, local_backend)
+    else:
+        _crash_during_write(monkeypatch, atomic_io)
+    bad = dict(state_dict={'w': torch.zeros(10000)}, meta=dict(epoch=2))
+    with pytest.raises(KeyboardInterrupt):
+        save_checkpoint(bad, path)
+    monkeypatch.undo()
+    if backend == 'stock':
+        with pytest.raises(Exception):
+            load_from_local(path)
+        return
+    loaded = load_from_local(path)
+    assert torch.equal(loaded['state_dict']['w'], good['state_dict']['w'])
+    assert os.listdir(tmp_path) == ['epoch_1.pth']  # temp file cleaned up
+
+
+def _one_epoch_config(toy, work_dir, checkpoint_type):
+    cfg = _train_config(toy, work_dir)
+    cfg.merge_from_dict({
+        'custom_imports.imports': ['mmxclip'], 'custom_hooks': [],
+        'train_cfg.max_epochs': 1, 'val_cfg': None, 'val_dataloader': None,
+        'val_evaluator': None,
+        'default_hooks.checkpoint': dict(
+            _delete_=True, type=checkpoint_type, by_epoch=False, interval=2,
+            max_keep_ckpts=1)})
+    return cfg
+
+
+def test_runner_checkpoints_go_through_atomic_writes(toy, tmp_path,
+                                                     monkeypatch):
+    written = []
+    real = atomic_io.atomic_write
+
+    def spy(data, filepath):
+        written.append(osp.basename(filepath))
+        real(data, filepath)
+
+    monkeypatch.setattr(atomic_io, 'atomic_write', spy)
+    Runner.from_cfg(_one_epoch_config(toy, str(tmp_path / 'w'),
+                                      'SafeCheckpointHook')).train()
+    assert written == ['iter_2.pth', 'iter_4.pth']
+    assert sorted(f for f in os.listdir(tmp_path / 'w')
+                  if f.endswith('.pth')) == ['iter_4.pth']
+
+
+@pytest.mark.parametrize('hook', ['SafeCheckpointHook', 'CheckpointHook'])
+def test_crash_while_saving_keeps_the_only_checkpoint(toy, tmp_path,
+                                                      monkeypatch, hook):
+    """``max_keep_ckpts=1``: the run crashes while saving its second
+    checkpoint. SafeCheckpointHook still has the first one, intact;
+    MMEngine's CheckpointHook has already deleted it."""
+    real_put = atomic_io.AtomicLocalBackend.put
+
+    def put(self, obj, filepath):
+        if filepath.endswith('iter_4.pth'):
+            raise KeyboardInterrupt('simulated crash while saving')
+        real_put(self, obj, filepath)
+
+    monkeypatch.setattr(atomic_io.AtomicLocalBackend, 'put', put)
+    work = tmp_path / 'w'
+    with pytest.raises(KeyboardInterrupt):
+        Runner.from_cfg(_one_epoch_config(toy, str(work), hook)).train()
+    saved = sorted(f for f in os.listdir(work) if f.endswith('.pth'))
+    if hook == 'CheckpointHook':
+        assert saved == []
+        return
+    assert saved == ['iter_2.pth']
+    assert load_from_local(str(work / 'iter_2.pth'))['meta']['iter'] == 2
