@@ -55,11 +55,12 @@ Each fix is a no-op where its problem is absent, and each has a test in
 setuptools >= 82); mmxclip's configs therefore inherit only from their own
 ``configs/_base_`` by relative path, so no fix is needed for it.
 """
+import contextlib
 import importlib.abc
 import importlib.machinery
 import sys
 import types
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Iterator, Optional
 
 import numpy as np
 import torch
@@ -196,7 +197,26 @@ def load_from_local(filename: str, map_location: Any = None) -> Any:
     filename = osp.expanduser(filename)
     if not osp.isfile(filename):
         raise FileNotFoundError(f'{filename} can not be found.')
-    return safe_torch_load(filename, map_location, mmengine_safe_globals())
+    with _name_refusal(filename):
+        return safe_torch_load(filename, map_location,
+                               mmengine_safe_globals())
+
+
+@contextlib.contextmanager
+def _name_refusal(source: str) -> Iterator[None]:
+    """Re-raise torch's refusal to unpickle with the file and the reason."""
+    import pickle
+    try:
+        yield
+    except pickle.UnpicklingError as err:
+        reason = [line.strip() for line in str(err).splitlines()
+                  if 'WeightsUnpickler error' in line]
+        raise pickle.UnpicklingError(
+            f'{source}: refused to unpickle ('
+            f'{reason[0] if reason else err}); expected an MMEngine '
+            'checkpoint or weights holding only tensors, containers, numpy '
+            "arrays and MMEngine's HistoryBuffer. mmxclip never runs code "
+            'from checkpoint files') from err
 
 
 def load_from_http(filename: str,
@@ -220,7 +240,8 @@ def load_from_http(filename: str,
     from mmengine.dist import barrier, get_dist_info
 
     def load() -> Any:
-        with torch.serialization.safe_globals(mmengine_safe_globals()):
+        with _name_refusal(filename), \
+                torch.serialization.safe_globals(mmengine_safe_globals()):
             return torch.hub.load_state_dict_from_url(
                 filename, model_dir=model_dir, map_location=map_location,
                 progress=progress, weights_only=True)

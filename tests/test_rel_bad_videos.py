@@ -68,7 +68,7 @@ def videos(tmp_path_factory):
     random_video(str(root / 'one.mp4'), 1, 32, 32)
     _write_gray(str(root / 'gray.mkv'), 8)
     random_video(str(root / 'odd.mp4'), 8, 9, 17)
-    random_video(str(root / 'large.mp4'), 2, 2160, 3840)
+    random_video(str(root / 'large.mp4'), 2, 1080, 1920)
     return root
 
 
@@ -166,7 +166,7 @@ def test_pipeline_errors_after_decoding_name_the_frame_shape(videos):
     ds.pipeline.transforms.insert(4, ThreeCrop(crop_size=24))
     with pytest.raises(BrokenVideoError, match=r"sample 1 \('.*large.mp4'\): "
                        r'ThreeCrop failed on decoded frames of shape '
-                       r'\(2160, 3840, 3\): AssertionError\(\); expected the '
+                       r'\(1080, 1920, 3\): AssertionError\(\); expected the '
                        r'pipeline to accept frames of this size'):
         ds[1]
 
