@@ -9,9 +9,9 @@ from . import compat
 COMPAT_APPLIED = compat.apply()
 
 from .models import *  # noqa: E402,F401,F403
+from . import datasets, engine  # noqa: E402,F401  (dataset, hooks, atomic IO)
 from .weights import register_clip_scheme  # noqa: E402
 
 register_clip_scheme()
-from . import datasets, engine  # noqa: E402,F401  (dataset, hooks, atomic IO)
 
 __version__ = '0.1.0'
