@@ -8,8 +8,8 @@ from mmengine.model import BaseModule
 from mmengine.model.weight_init import trunc_normal_
 from torch import Tensor, nn
 
-from ..layers import (MultiheadAttention, ResidualAttentionBlock, Transformer,
-                      init_clip_transformer, resize_pos_embed)
+from ..layers import (LayerNorm, MultiheadAttention, ResidualAttentionBlock,
+                      Transformer, init_clip_transformer, resize_pos_embed)
 
 
 class CrossFrameBlock(ResidualAttentionBlock):
@@ -33,7 +33,7 @@ class CrossFrameBlock(ResidualAttentionBlock):
         self.use_message = use_message
         if use_message:
             self.message_fc = nn.Linear(width, width)
-            self.message_ln = nn.LayerNorm(width)
+            self.message_ln = LayerNorm(width)
             self.message_attn = MultiheadAttention(width, num_heads)
 
     def forward(self, x: Tensor, num_frames: int) -> Tensor:
@@ -52,8 +52,11 @@ class CrossFrameBlock(ResidualAttentionBlock):
         bt, n, d = x.shape
         msg = self.message_fc(x[:, 0]).view(bt // num_frames, num_frames, d)
         msg = msg + self.drop_path(self.message_attn(self.message_ln(msg)))
-        x = torch.cat([x, msg.view(bt, 1, d)], dim=1)
-        x = self.attention(x)[:, :n]
+        # The message token joins as a key and value only: its own output
+        # would be dropped, so it gets no query, and the residual stream
+        # stays (B * T, 1 + N, D) with no concatenated copy to slice back.
+        h = torch.cat([self.ln_1(x), self.ln_1(msg.view(bt, 1, d))], dim=1)
+        x = x + self.drop_path(self.attn(h, num_queries=n))
         return self.feed_forward(x)
 
 
@@ -124,7 +127,7 @@ class CCTViT(BaseModule):
         self.class_embedding = nn.Parameter(scale * torch.randn(width))
         self.positional_embedding = nn.Parameter(
             scale * torch.randn(grid * grid + 1, width))
-        self.ln_pre = nn.LayerNorm(width)
+        self.ln_pre = LayerNorm(width)
         self.transformer = Transformer(
             width, layers, heads or width // 64,
             block=CrossFrameBlock,
@@ -132,7 +135,7 @@ class CCTViT(BaseModule):
             with_cp=with_cp,
             use_message=use_message,
             quick_gelu=quick_gelu)
-        self.ln_post = nn.LayerNorm(width)
+        self.ln_post = LayerNorm(width)
         self.proj = nn.Parameter(scale * torch.randn(width, output_dim))
         init_clip_transformer(self.transformer)
         for blk in self.transformer.resblocks:

@@ -60,21 +60,27 @@ class MultiheadAttention(nn.Module):
     def forward(self,
                 x: Tensor,
                 context: Optional[Tensor] = None,
-                is_causal: bool = False) -> Tensor:
+                is_causal: bool = False,
+                num_queries: Optional[int] = None) -> Tensor:
         """Attend from ``x`` to itself, or to ``context`` when given.
 
         Args:
             x: Queries (B, L, D).
             context: Keys and values (B, S, D); ``None`` for self-attention.
             is_causal: Apply a causal mask (self-attention only).
+            num_queries: Self-attention only: compute the outputs of the
+                first ``num_queries`` tokens of ``x`` alone, the others
+                serving as keys and values only (the CCT's message token).
 
         Returns:
-            Tensor: (B, L, D).
+            Tensor: (B, L, D), or (B, num_queries, D).
         """
         b, n, d = x.shape
         if context is None:
             qkv = F.linear(x, self.in_proj_weight, self.in_proj_bias)
             q, k, v = self._heads(qkv, 3).unbind(0)
+            if num_queries is not None:
+                q, n = q[:, :, :num_queries], num_queries
         else:
             w_q, w_kv = self.in_proj_weight.split([d, 2 * d])
             b_q = b_kv = None
