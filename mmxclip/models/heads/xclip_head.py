@@ -139,4 +139,6 @@ class XCLIPTextHead(BaseHead):
         video = F.normalize(video, dim=-1)
         text = F.normalize(text, dim=-1)
         scale = self.logit_scale.exp()
-        return scale * torch.einsum('be,bke->bk', video, text)
+        # float32 logits under autocast too: BaseHead's loss and top-k
+        # accuracy (numpy) take no bfloat16.
+        return (scale * torch.einsum('be,bke->bk', video, text)).float()
