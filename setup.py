@@ -10,7 +10,9 @@ setup(
     python_requires='>=3.9',
     packages=find_packages(include=['mmxclip', 'mmxclip.*']),
     install_requires=[
-        'torch>=2.1',
+        # weights_only=True is a security boundary only from 2.6 on
+        # (CVE-2025-32434); every third-party load relies on it.
+        'torch>=2.6',
         'torchvision',  # open_clip imports it
         'mmengine>=0.10.7,<0.11',
         # mmaction2 1.2.0 asserts mmcv < 2.2.0; the lite build has no C++

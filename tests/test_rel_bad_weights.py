@@ -50,14 +50,9 @@ OTHER_ARCH = [
     ('patch', {'backbone.patch_size': 16},
      r'backbone.conv1.weight: checkpoint \(96, 3, 8, 8\) vs model '
      r'\(96, 3, 16, 16\)'),
-    pytest.param(
-        'frames', {'neck.num_frames': 16},
-        r'neck.positional_embedding: checkpoint \(1, 8, 64\) vs model '
-        r'\(1, 16, 64\)',
-        marks=pytest.mark.xfail(
-            strict=True, reason='MMEngine loads with strict=False and only '
-            'warns about the MIT position embedding; needs a load hook on '
-            'MITNeck like the one on CCTViT')),
+    ('frames', {'neck.num_frames': 16},
+     r'neck.positional_embedding: checkpoint \(1, 8, 64\) vs model '
+     r'\(1, 16, 64\) - frames 8 vs 16'),
 ]
 
 
@@ -77,9 +72,7 @@ def test_checkpoint_of_another_architecture(toy_model_cfg, toy_checkpoint,
 @pytest.mark.parametrize('name,content', [
     ('random.bin', b'\x00\x01garbage' * 100),
     ('weights.pth', None),
-    pytest.param('notes.safetensors', b'not safetensors', marks=pytest.mark.
-                 xfail(strict=True, reason='read_weights passes a bare '
-                       'SafetensorError through, without the file name')),
+    ('notes.safetensors', b'not safetensors'),
 ], ids=['bytes', 'unrelated_keys', 'bad_safetensors'])
 def test_unknown_weight_format(tmp_path, name, content):
     path = tmp_path / name

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, Optional
 
 import torch
+from torch import Tensor
 
 from ..compat import mmengine_safe_globals, safe_torch_load
 from .convert import (StateDict, clip_to_mmxclip, hf_to_mmxclip,
@@ -110,8 +111,7 @@ def _read(path: str) -> Weights:
     if osp.isdir(path):
         return _read_hf_folder(path)
     if path.endswith('.safetensors'):
-        from safetensors.torch import load_file
-        return _classify(path, load_file(path, device='cpu'))
+        return _classify(path, _safetensors_load(path))
     if _is_torchscript(path):
         # TorchScript's own loader reads OpenAI's archives without
         # unpickling Python objects; torch.load(weights_only=True) refuses
@@ -130,12 +130,38 @@ def _is_torchscript(path: str) -> bool:
         return any(n.endswith('/constants.pkl') for n in zf.namelist())
 
 
+def _safetensors_load(path: str) -> Dict[str, Tensor]:
+    """A safetensors file's tensors; a damaged file names itself."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+    try:
+        return load_file(path, device='cpu')
+    except SafetensorError as e:
+        raise ValueError(f'{path}: not a readable safetensors file ({e})') \
+            from e
+
+
+def _unpickler_reason(error: Exception) -> str:
+    """The informative line of torch's weights-only refusal (its first
+    lines are boilerplate)."""
+    lines = [ln.strip() for ln in str(error).splitlines() if ln.strip()]
+    for i, line in enumerate(lines):
+        if 'GLOBAL' in line:
+            return line
+        if line.endswith('WeightsUnpickler error:') and i + 1 < len(lines):
+            return lines[i + 1]
+    return lines[-1] if lines else type(error).__name__
+
+
 def _torch_load(path: str) -> Any:
     """``torch.load(weights_only=True)`` with MMEngine's checkpoint types."""
     try:
         return safe_torch_load(path, 'cpu', mmengine_safe_globals())
     except pickle.UnpicklingError as e:
-        first = str(e).strip().splitlines()[0]
+        first = _unpickler_reason(e)
+        if 'GLOBAL' not in first:
+            raise ValueError(f'{path}: not a readable PyTorch file ({first})') \
+                from e
         raise ValueError(
             f'{path}: refused to unpickle: it needs Python objects beyond '
             f'tensors and plain containers ({first}). mmxclip never runs '

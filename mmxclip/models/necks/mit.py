@@ -1,5 +1,5 @@
 """Multi-frame Integration Transformer (MIT), X-CLIP's temporal neck."""
-from typing import Dict, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 import torch
 from mmaction.registry import MODELS
@@ -47,6 +47,24 @@ class MITNeck(BaseModule):
             if isinstance(m, nn.Linear):
                 trunc_normal_(m.weight, std=0.02)
                 nn.init.zeros_(m.bias)
+        self._register_load_state_dict_pre_hook(self._check_checkpoint)
+
+    def _check_checkpoint(self, state_dict: Dict[str, Tensor], prefix: str,
+                          *args: Any) -> None:
+        """Load hook: refuse a temporal embedding for another T or E.
+
+        MMEngine loads with ``strict=False`` and would only warn; a model
+        with another frame count is not this model.
+        """
+        key = prefix + 'positional_embedding'
+        pos = state_dict.get(key)
+        mine = self.positional_embedding.shape
+        if pos is not None and pos.shape != mine:
+            raise ValueError(
+                f'{key}: checkpoint {tuple(pos.shape)} vs model {tuple(mine)}'
+                f' - frames {pos.shape[1]} vs {mine[1]}, embed dim '
+                f'{pos.shape[-1]} vs {mine[-1]}; build the model with '
+                f'num_frames={pos.shape[1]}')
 
     def forward(self,
                 x: Tensor,
