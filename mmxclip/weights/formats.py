@@ -160,7 +160,10 @@ def _torch_load(path: str) -> Any:
     except pickle.UnpicklingError as e:
         first = _unpickler_reason(e)
         if 'GLOBAL' not in first:
-            raise ValueError(f'{path}: not a readable PyTorch file ({first})') \
+            raise ValueError(
+                f'{path}: refused to unpickle: not a file the safe '
+                f'(weights_only) loader can read ({first}); expected a '
+                'torch.save file of tensors, safetensors or TorchScript') \
                 from e
         raise ValueError(
             f'{path}: refused to unpickle: it needs Python objects beyond '

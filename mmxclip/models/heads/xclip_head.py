@@ -139,6 +139,9 @@ class XCLIPTextHead(BaseHead):
         video = F.normalize(video, dim=-1)
         text = F.normalize(text, dim=-1)
         scale = self.logit_scale.exp()
-        # float32 logits under autocast too: BaseHead's loss and top-k
-        # accuracy (numpy) take no bfloat16.
-        return (scale * torch.einsum('be,bke->bk', video, text)).float()
+        logits = scale * torch.einsum('be,bke->bk', video, text)
+        # float32 logits under autocast: BaseHead's loss and top-k accuracy
+        # (numpy) take no bfloat16. float64 stays float64.
+        if logits.dtype in (torch.float16, torch.bfloat16):
+            logits = logits.float()
+        return logits
