@@ -1,0 +1,115 @@
+# Kinetics-400 in MMAction2's video layout, with X-CLIP's published pipelines
+# for 8 frames of 224 x 224:
+#   data/kinetics400/
+#     videos_train/  videos_val/          the mp4 files
+#     kinetics400_train_list_videos.txt   "relative/path.mp4 label" per line
+#     kinetics400_val_list_videos.txt
+#     label_map_k400.txt                  class names, one per line, label order
+# Sampling: one frame from each of 8 equal segments (UniformSample), so the 8
+# frames form one clip ((1, 3, 8, H, W) after FormatShape); SampleFrames with
+# clip_len=1, num_clips=8 would instead make 8 one-frame clips.
+dataset_type = 'VideoDataset'
+data_root = 'data/kinetics400/videos_train'
+data_root_val = 'data/kinetics400/videos_val'
+ann_file_train = 'data/kinetics400/kinetics400_train_list_videos.txt'
+ann_file_val = 'data/kinetics400/kinetics400_val_list_videos.txt'
+ann_file_test = 'data/kinetics400/kinetics400_val_list_videos.txt'
+
+train_pipeline = [
+    dict(type='DecordInit'),
+    dict(type='UniformSample', clip_len=8),
+    dict(type='DecordDecode'),
+    dict(type='Resize', scale=(-1, 256)),
+    dict(
+        type='MultiScaleCrop',
+        input_size=224,
+        scales=(1, .875, .75, .66),
+        random_crop=False,
+        max_wh_scale_gap=1),
+    dict(type='Resize', scale=(224, 224), keep_ratio=False),
+    dict(type='Flip', flip_ratio=0.5),
+    # Colour jitter with probability 0.8 and grayscale with probability 0.2,
+    # each drawn once per clip (all frames alike).
+    dict(
+        type='RandomApply',
+        prob=0.8,
+        transforms=[
+            dict(
+                type='ColorJitter',
+                brightness=0.4,
+                contrast=0.4,
+                saturation=0.2,
+                hue=0.1)
+        ]),
+    dict(
+        type='TransformBroadcaster',
+        mapping=dict(img='imgs'),
+        auto_remap=True,
+        share_random_params=True,
+        transforms=[
+            dict(
+                type='RandomGrayscale',
+                prob=0.2,
+                keep_channels=True,
+                channel_weights=(0.299, 0.587, 0.114))
+        ]),
+    dict(type='FormatShape', input_format='NCTHW'),
+    dict(type='PackActionInputs')
+]
+# Validation during training: 1 clip, centre crop.
+val_pipeline = [
+    dict(type='DecordInit'),
+    dict(type='UniformSample', clip_len=8, test_mode=True),
+    dict(type='DecordDecode'),
+    dict(type='Resize', scale=(-1, 256)),
+    dict(type='CenterCrop', crop_size=224),
+    dict(type='FormatShape', input_format='NCTHW'),
+    dict(type='PackActionInputs')
+]
+# Testing as published: 4 clips x 3 crops = 12 views of (3, 8, 224, 224),
+# fused by the head (average_clips='prob').
+test_pipeline = [
+    dict(type='DecordInit'),
+    dict(type='UniformSample', clip_len=8, num_clips=4, test_mode=True),
+    dict(type='DecordDecode'),
+    dict(type='Resize', scale=(-1, 224)),
+    dict(type='ThreeCrop', crop_size=224),
+    dict(type='FormatShape', input_format='NCTHW'),
+    dict(type='PackActionInputs')
+]
+
+train_dataloader = dict(
+    batch_size=8,
+    num_workers=8,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    dataset=dict(
+        type=dataset_type,
+        ann_file=ann_file_train,
+        data_prefix=dict(video=data_root),
+        pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=8,
+    num_workers=8,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type=dataset_type,
+        ann_file=ann_file_val,
+        data_prefix=dict(video=data_root_val),
+        pipeline=val_pipeline,
+        test_mode=True))
+test_dataloader = dict(
+    batch_size=1,
+    num_workers=8,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type=dataset_type,
+        ann_file=ann_file_test,
+        data_prefix=dict(video=data_root_val),
+        pipeline=test_pipeline,
+        test_mode=True))
+
+val_evaluator = dict(type='AccMetric')
+test_evaluator = val_evaluator

@@ -1,0 +1,20 @@
+# Kinetics-400 with 16 frames per clip (one from each of 16 segments).
+_base_ = ['./kinetics400_xclip.py']
+
+num_frames = 16
+
+
+def _with_frames(pipeline):
+    """The pipeline with ``num_frames`` frames sampled per clip."""
+    return [
+        dict(t, clip_len=num_frames) if t['type'] == 'UniformSample' else t
+        for t in pipeline
+    ]
+
+
+train_pipeline = _with_frames(_base_.train_pipeline)
+val_pipeline = _with_frames(_base_.val_pipeline)
+test_pipeline = _with_frames(_base_.test_pipeline)
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+val_dataloader = dict(dataset=dict(pipeline=val_pipeline))
+test_dataloader = dict(dataset=dict(pipeline=test_pipeline))

@@ -1,0 +1,9 @@
+# X-CLIP ViT-B/16, 16 frames x 224 px, Kinetics-400 (published: 84.7 / 96.8,
+# 287 GFLOPs per view); recipe of xclip_b16_k400.py.
+_base_ = [
+    '_base_/models/xclip_vit_b16.py',
+    '_base_/datasets/kinetics400_xclip_16f.py',
+    '_base_/schedules/xclip_adamw_30e.py', '_base_/default_runtime.py'
+]
+
+model = dict(neck=dict(num_frames=16))
