@@ -1,0 +1,125 @@
+"""Class-name text features are computed once per class set.
+
+Frozen text encoder: once across training batches, optimizer steps, views
+and evaluation. Trainable: every training batch (it needs gradients), once
+per evaluation pass (no grad), again after the weights change. A new class
+list invalidates the cache.
+"""
+import pytest
+import torch
+from mmaction.registry import MODELS
+from mmaction.structures import ActionDataSample
+
+CLASSES = ['moving left', 'moving right', 'growing', 'shrinking']
+FRAMES = 4
+
+
+def tiny_xclip(freeze_text_encoder: bool):
+    torch.manual_seed(0)
+    cfg = dict(
+        type='XCLIPRecognizer',
+        backbone=dict(type='CCTViT', input_resolution=32, patch_size=16,
+                      width=64, layers=1, output_dim=32),
+        neck=dict(type='MITNeck', num_frames=FRAMES, embed_dim=32),
+        cls_head=dict(type='XCLIPTextHead', class_names=CLASSES,
+                      embed_dim=32, vision_width=64,
+                      text_cfg=dict(width=32, layers=1),
+                      freeze_text_encoder=freeze_text_encoder),
+        data_preprocessor=dict(type='ActionDataPreprocessor',
+                               format_shape='NCTHW'))
+    return MODELS.build(cfg)
+
+
+class TextCalls:
+    """Counts the text encoder's forward passes."""
+
+    def __init__(self, model):
+        self.count = 0
+        model.cls_head.text_encoder.register_forward_hook(self._hook)
+
+    def _hook(self, *_):
+        self.count += 1
+
+
+def clips(batch: int, views: int = 1) -> torch.Tensor:
+    return torch.randn(batch, views, 3, FRAMES, 32, 32)
+
+
+def samples(batch: int):
+    return [ActionDataSample().set_gt_label(torch.tensor(i % len(CLASSES)))
+            for i in range(batch)]
+
+
+def train_steps(model, steps: int) -> None:
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=1e-3)
+    model.train()
+    for _ in range(steps):
+        losses = model(clips(2), samples(2), mode='loss')
+        opt.zero_grad()
+        sum(v for k, v in losses.items() if 'loss' in k).backward()
+        opt.step()
+
+
+def eval_pass(model, batches: int, views: int = 3):
+    model.eval()
+    with torch.no_grad():
+        return [model(clips(2, views), samples(2), mode='predict')
+                for _ in range(batches)]
+
+
+def test_frozen_encoder_runs_once_across_training_views_and_eval():
+    model = tiny_xclip(freeze_text_encoder=True)
+    calls = TextCalls(model)
+    train_steps(model, 3)
+    assert calls.count == 1
+    eval_pass(model, batches=2, views=3)
+    eval_pass(model, batches=2, views=1)
+    assert calls.count == 1
+
+
+def test_trainable_encoder_every_train_batch_once_per_eval_pass():
+    model = tiny_xclip(freeze_text_encoder=False)
+    calls = TextCalls(model)
+    train_steps(model, 3)
+    assert calls.count == 3  # gradients must flow into the text encoder
+    eval_pass(model, batches=3)
+    assert calls.count == 4
+    eval_pass(model, batches=3)  # same weights: the cache still holds
+    assert calls.count == 4
+    train_steps(model, 1)  # the step changes the weights ...
+    eval_pass(model, batches=2)  # ... so the next pass re-encodes once
+    assert calls.count == 6
+
+
+def test_cached_features_equal_a_fresh_encoding():
+    model = tiny_xclip(freeze_text_encoder=False).eval()
+    head = model.cls_head
+    with torch.no_grad():
+        cached = head.class_embeddings()
+        again = head.class_embeddings()
+        fresh = head.text_encoder(head.class_tokens)
+    assert again is cached
+    torch.testing.assert_close(cached, fresh)
+
+
+def test_new_class_list_invalidates_the_cache():
+    model = tiny_xclip(freeze_text_encoder=True).eval()
+    calls = TextCalls(model)
+    before = eval_pass(model, batches=1, views=1)[0]
+    model.set_class_names(['rotating clockwise', 'moving up', 'moving down'])
+    after = eval_pass(model, batches=1, views=1)[0]
+    assert calls.count == 2
+    assert before[0].pred_score.shape == (len(CLASSES), )
+    assert after[0].pred_score.shape == (3, )
+
+
+@pytest.mark.parametrize('freeze', [True, False])
+def test_moving_the_model_invalidates_the_cache(freeze):
+    """New storage (``.to``, ``load_state_dict`` of new tensors) re-encodes."""
+    model = tiny_xclip(freeze_text_encoder=freeze).eval()
+    calls = TextCalls(model)
+    eval_pass(model, batches=1)
+    model.to(torch.float64).to(torch.float32)
+    eval_pass(model, batches=1)
+    assert calls.count == 2
