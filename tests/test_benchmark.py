@@ -1,0 +1,92 @@
+"""tools/benchmark.py --quick prints the tables it promises (structure only,
+never speed)."""
+import io
+import os
+import sys
+
+import pytest
+
+pytest.importorskip('transformers')
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'tools'))
+import benchmark  # noqa: E402
+
+
+@pytest.fixture(scope='module')
+def quick():
+    out = io.StringIO()
+    result = benchmark.main(['--quick'], out=out)
+    return result, out.getvalue()
+
+
+def _table(text: str, header_start: str):
+    """Header and rows of the markdown table whose header starts so."""
+    lines = text.splitlines()
+    i = next(i for i, line in enumerate(lines)
+             if line.startswith('| ' + header_start))
+    header = [c.strip() for c in lines[i].strip('|').split('|')]
+    rows = []
+    for line in lines[i + 2:]:
+        if not line.startswith('|'):
+            break
+        rows.append([c.strip() for c in line.strip('|').split('|')])
+    return header, rows
+
+
+def test_speed_table_has_every_row_and_column(quick):
+    _, text = quick
+    header, rows = _table(text, 'model | T | batch')
+    assert header == benchmark.COLUMNS
+    col = {name: i for i, name in enumerate(header)}
+    keys = {(r[col['T']], r[col['batch']], r[col['mode']]) for r in rows}
+    for frames in ('4', '8'):
+        for mode in ('eval', 'vision', 'train', 'train_cp'):
+            assert (frames, '1', mode) in keys
+    for r in rows:
+        assert len(r) == len(header)
+        assert r[col['device']] == 'cpu' and r[col['dtype']] == 'fp32'
+        for side in ('mmx', 'hf'):
+            assert float(r[col[f'{side} vid/s']]) > 0
+            assert float(r[col[f'{side} ms']]) > 0
+            assert float(r[col[f'{side} MiB']]) >= 0
+        assert float(r[col['speed x']]) > 0
+
+
+def test_rows_hold_five_timed_runs_and_peak_memory(quick):
+    result, _ = quick
+    for row in result['rows']:
+        for impl in ('mmxclip', 'hf'):
+            measure = row['results'][impl]
+            assert len(measure['times']) == 5
+            assert measure['peak'] >= 0
+    train = [r for r in result['rows'] if r['mode'].startswith('train')]
+    assert all(r['results']['mmxclip']['peak'] > 0 for r in train)
+
+
+def test_flops_table_and_notes(quick):
+    result, text = quick
+    header, rows = _table(text, 'model | T | K | GFLOPs')
+    assert header[-2:] == ['paper', 'diff'] and rows[0][0] == 'tiny'
+    flops = result['flops'][0]
+    assert flops['total'] > flops['attention'] > 0  # SDPA is counted
+    notes = result['notes']
+    cp = [v for k, v in notes.items() if k.startswith('checkpointing')]
+    assert cp and all(v['grad_rel_diff'] <= 1e-5 for v in cp)
+    assert any(k.startswith('time(8f)/time(4f) tiny vision') for k in notes)
+
+
+def test_sdpa_handle_counts_attention_products():
+    """The handle counts Q K^T and A V: 2 * B * H * L * S * d."""
+    import torch
+
+    class Attn(torch.nn.Module):
+
+        def forward(self, q, k, v):
+            return torch.nn.functional.scaled_dot_product_attention(q, k, v)
+
+    from mmengine.analysis import FlopAnalyzer
+    q = torch.randn(2, 3, 5, 8)
+    kv = torch.randn(2, 3, 7, 8)
+    analyzer = FlopAnalyzer(Attn(), (q, kv, kv))
+    analyzer.set_op_handle('aten::scaled_dot_product_attention',
+                           benchmark._sdpa_flop_jit)
+    assert analyzer.total() == 2 * 2 * 3 * 5 * 7 * 8
