@@ -1,0 +1,160 @@
+"""The K400 recipe as the configs state it, on tiny models: parameter groups,
+the lr schedule, mixup / cutmix soft labels in the loss, multi-view fusion,
+and CCTViT under MMAction2's stock recognizer and heads."""
+import os.path as osp
+
+import pytest
+import torch
+import torch.nn.functional as F
+from mmaction.registry import MODELS, PARAM_SCHEDULERS
+from mmaction.structures import ActionDataSample
+from mmengine.config import Config
+from mmengine.optim import build_optim_wrapper
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+B16 = osp.join(ROOT, 'configs', 'xclip_b16_k400.py')
+CLASSES = [f'class {i}' for i in range(5)]
+NEW_MODULES = ('message_', 'neck.', 'prompts')
+
+
+def tiny_b16_recipe() -> Config:
+    """configs/xclip_b16_k400.py with the model shrunk (recipe unchanged)."""
+    cfg = Config.fromfile(B16)
+    cfg.merge_from_dict({
+        'model.backbone': dict(input_resolution=32, width=64, layers=2,
+                               output_dim=32, heads=2, init_cfg=None),
+        'model.neck': dict(num_frames=4, embed_dim=32),
+        'model.cls_head': dict(class_names=CLASSES, num_classes=5,
+                               embed_dim=32, vision_width=64,
+                               text_cfg=dict(width=32, layers=1, heads=2),
+                               init_cfg=None),
+    })
+    for blend in cfg.model.data_preprocessor.blending.augments:
+        blend.num_classes = 5
+    return cfg
+
+
+def test_param_groups_follow_the_published_recipe():
+    cfg = tiny_b16_recipe()
+    model = MODELS.build(cfg.model)
+    # AmpOptimWrapper needs a GPU; the groups come from the constructor.
+    optim_cfg = dict(cfg.optim_wrapper, type='OptimWrapper')
+    optim_cfg.pop('loss_scale')
+    optimizer = build_optim_wrapper(model, optim_cfg).optimizer
+    group_of = {id(p): g for g in optimizer.param_groups for p in g['params']}
+    checked = 0
+    for name, param in model.named_parameters():
+        if not param.requires_grad:
+            assert name.startswith(('cls_head.text_encoder.',
+                                    'cls_head.logit_scale'))
+            continue
+        group = group_of[id(param)]
+        new = any(key in name for key in NEW_MODULES)
+        assert group['lr'] == pytest.approx(8e-5 if new else 8e-6), name
+        no_decay = param.ndim <= 1 or 'positional_embedding' in name
+        assert group['weight_decay'] == (0. if no_decay else 1e-3), name
+        checked += 1
+    assert checked > 50
+
+
+def test_schedule_warms_up_five_epochs_then_cosine_to_one_percent():
+    cfg = Config.fromfile(B16)
+    param = torch.nn.Parameter(torch.zeros(1))
+    optimizer = torch.optim.AdamW([param], lr=cfg.optim_wrapper.optimizer.lr)
+    iters_per_epoch = 4
+    schedulers = [
+        PARAM_SCHEDULERS.build(
+            dict(s), default_args=dict(optimizer=optimizer,
+                                       epoch_length=iters_per_epoch))
+        for s in cfg.param_scheduler
+    ]
+    lrs = []
+    for _ in range(cfg.train_cfg.max_epochs * iters_per_epoch):
+        lrs.append(optimizer.param_groups[0]['lr'])
+        optimizer.step()
+        for s in schedulers:
+            s.step()
+    warm = 5 * iters_per_epoch
+    assert lrs[0] == pytest.approx(8e-9)
+    assert all(a < b for a, b in zip(lrs[:warm - 1], lrs[1:warm]))
+    assert lrs[warm - 1] == lrs[warm] == pytest.approx(8e-6)
+    assert all(a >= b for a, b in zip(lrs[warm:], lrs[warm + 1:]))
+    assert lrs[-1] == pytest.approx(8e-8, rel=0.05)
+
+
+def test_mixup_cutmix_soft_labels_reach_the_loss():
+    """Blending makes float (K,) targets; the head's loss is the soft
+    cross-entropy of its logits with label smoothing folded in."""
+    cfg = tiny_b16_recipe()
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    data = dict(
+        inputs=[torch.randint(0, 255, (1, 3, 4, 32, 32), dtype=torch.uint8)
+                for _ in range(4)],
+        data_samples=[ActionDataSample().set_gt_label(torch.tensor(i))
+                      for i in range(4)])
+    batch = model.data_preprocessor(data, training=True)
+    labels = torch.stack([s.gt_label for s in batch['data_samples']])
+    assert labels.dtype == torch.float32 and labels.shape == (4, 5)
+    torch.testing.assert_close(labels.sum(dim=1), torch.ones(4))
+    assert (labels > 0).sum() > 4  # two classes mixed in some rows
+
+    losses = model(**batch, mode='loss')
+    feats, _ = model.extract_feat(batch['inputs'])
+    logits = model.cls_head(feats)
+    target = 0.9 * labels + 0.1 / 5
+    expected = -(target * F.log_softmax(logits, dim=1)).sum(dim=1).mean()
+    torch.testing.assert_close(losses['loss_cls'], expected)
+
+
+def test_multi_view_predict_is_the_mean_of_view_softmax():
+    cfg = tiny_b16_recipe()
+    assert cfg.model.cls_head.average_clips == 'prob'
+    torch.manual_seed(1)
+    model = MODELS.build(cfg.model).eval()
+    inputs = torch.randn(2, 3, 3, 4, 32, 32)  # 2 videos x 3 views
+    with torch.no_grad():
+        out = model(inputs, [ActionDataSample() for _ in range(2)],
+                    mode='predict')
+        logits, _ = model.extract_feat(inputs, stage='head')
+    fused = logits.view(2, 3, -1).softmax(dim=-1).mean(dim=1)
+    torch.testing.assert_close(torch.stack([s.pred_score for s in out]),
+                               fused)
+    # Not the softmax of the mean logit ('score' fusion would give that).
+    assert not torch.allclose(fused, logits.view(2, 3, -1).mean(1).softmax(-1))
+
+
+STOCK_HEADS = {
+    'timesformer': (dict(type='TimeSformerHead', in_channels=32), 'pooled'),
+    'i3d_pooled': (dict(type='I3DHead', in_channels=32, spatial_type=None),
+                   'pooled'),
+    'i3d_avg': (dict(type='I3DHead', in_channels=32, spatial_type='avg'),
+                'frames'),
+}
+
+
+@pytest.mark.parametrize('head', sorted(STOCK_HEADS))
+@pytest.mark.parametrize('views', [1, 3])
+def test_cctvit_in_stock_recognizer3d(head, views):
+    head_cfg, out_type = STOCK_HEADS[head]
+    torch.manual_seed(0)
+    model = MODELS.build(dict(
+        type='Recognizer3D',
+        backbone=dict(type='CCTViT', input_resolution=32, patch_size=16,
+                      width=64, layers=1, output_dim=32, out_type=out_type),
+        cls_head=dict(head_cfg, num_classes=5, average_clips='prob'),
+        data_preprocessor=dict(type='ActionDataPreprocessor',
+                               format_shape='NCTHW')))
+    inputs = torch.randn(2, views, 3, 4, 32, 32)
+    samples = [ActionDataSample().set_gt_label(torch.tensor(i))
+               for i in range(2)]
+    losses = model(inputs[:, :1], samples, mode='loss')  # training: 1 view
+    losses['loss_cls'].backward()
+    assert model.backbone.conv1.weight.grad is not None
+    model.eval()
+    with torch.no_grad():
+        out = model(inputs, samples, mode='predict')
+        feats, _ = model.extract_feat(inputs, test_mode=True)
+    assert feats.shape[0] == 2 * views
+    assert out[0].pred_score.shape == (5, )
+    torch.testing.assert_close(out[0].pred_score.sum(), torch.tensor(1.))
