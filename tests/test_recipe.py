@@ -158,3 +158,39 @@ def test_cctvit_in_stock_recognizer3d(head, views):
     assert feats.shape[0] == 2 * views
     assert out[0].pred_score.shape == (5, )
     torch.testing.assert_close(out[0].pred_score.sum(), torch.tensor(1.))
+
+
+def test_clip_init_cfg_loads_backbone_and_text_encoder():
+    """The configs' init_cfg (backbone prefix ``backbone.``, head prefix
+    ``cls_head.``) takes CLIP's weights in mmxclip's names, as the
+    ``clip://`` scheme returns them; X-CLIP's new modules keep their init."""
+    from mmengine.runner.checkpoint import CheckpointLoader
+    cfg = tiny_b16_recipe()
+    cfg.model.backbone.init_cfg = Config.fromfile(B16).model.backbone.init_cfg
+    cfg.model.cls_head.init_cfg = Config.fromfile(B16).model.cls_head.init_cfg
+    torch.manual_seed(1)
+    source = MODELS.build(cfg.model).state_dict()
+    clip = {k: v for k, v in source.items()
+            if k.startswith(('backbone.', 'cls_head.text_encoder.',
+                             'cls_head.logit_scale'))
+            and 'message_' not in k}
+    for part in ('backbone', 'cls_head'):
+        init = cfg.model[part].init_cfg
+        assert init.checkpoint == 'clip://ViT-B/16'
+        init.checkpoint = 'testclip://ViT-B/16'
+    CheckpointLoader.register_scheme(
+        'testclip://', lambda filename, map_location=None: clip, force=True)
+    try:
+        torch.manual_seed(2)
+        model = MODELS.build(cfg.model)
+        model.init_weights()
+    finally:
+        CheckpointLoader._schemes.pop('testclip://')
+    loaded = model.state_dict()
+    for key in ('backbone.conv1.weight', 'backbone.proj',
+                'cls_head.text_encoder.token_embedding.weight',
+                'cls_head.logit_scale'):
+        torch.testing.assert_close(loaded[key], source[key])
+    for key in ('cls_head.prompts_visual_proj',
+                'backbone.transformer.resblocks.0.message_fc.weight'):
+        assert not torch.equal(loaded[key], source[key])
