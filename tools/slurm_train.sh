@@ -13,7 +13,7 @@ GPUS=${GPUS:-8}
 GPUS_PER_NODE=${GPUS_PER_NODE:-8}
 CPUS_PER_TASK=${CPUS_PER_TASK:-5}
 SRUN_ARGS=${SRUN_ARGS:-""}
-source "$(dirname "$0")/find_python.sh"
+source "$(dirname "$0")/launch_env.sh"
 
 # shellcheck disable=SC2086  # SRUN_ARGS is a list of options
 PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}" \
