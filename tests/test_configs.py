@@ -26,8 +26,8 @@ EXPECTED = {
     'xclip_b32_16f_k400': (16, 224, 12, 768),
     'xclip_l14_k400': (8, 224, 12, 1024),
     'xclip_l14_336_16f_k400': (16, 336, 12, 1024),
-    'xclip_toy': (8, 32, 6, 96),
-    'xclip_toy_ablation': (8, 32, 6, 96),
+    'xclip_toy': (8, 32, 6, 64),
+    'xclip_toy_ablation': (8, 32, 6, 64),
 }
 
 

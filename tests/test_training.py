@@ -4,6 +4,7 @@ import glob
 import json
 import os
 import os.path as osp
+import shutil
 import socket
 import subprocess
 import sys
@@ -58,26 +59,43 @@ def train_losses(work_dir) -> dict:
     return {r['step']: r['loss'] for r in rows if 'loss' in r}
 
 
-def test_train_loss_falls_then_resume_continues(videos, tmp_path):
-    work_dir = tmp_path / 'work'
-    # Constant lr (no warm-up) so that 8 steps on 8 videos show learning.
-    common = [sys.executable, osp.join(ROOT, 'tools', 'train.py'), TOY,
-              '--work-dir', str(work_dir)]
-    run(common + toy_options(
-        videos, **{'train_cfg.max_epochs': 8, 'train_cfg.val_interval': 8,
-                   'default_hooks.checkpoint.interval': 4,
-                   'param_scheduler': '[]'}), cwd=tmp_path)
-    losses = train_losses(work_dir)
+TRAIN = [sys.executable, osp.join(ROOT, 'tools', 'train.py'), TOY]
+# Constant lr (no warm-up) so that 8 steps on 8 videos show learning.
+CONSTANT_LR = {'param_scheduler': '[]'}
+
+
+@pytest.fixture(scope='module')
+def trained(videos, tmp_path_factory):
+    """8 epochs (one step each) of the toy config through tools/train.py,
+    run from another directory; checkpoints every 4 epochs."""
+    tmp = tmp_path_factory.mktemp('trained')
+    work_dir = tmp / 'work'
+    run(TRAIN + ['--work-dir', str(work_dir)] + toy_options(
+        videos, **CONSTANT_LR, **{'train_cfg.max_epochs': 8,
+                                  'train_cfg.val_interval': 8,
+                                  'default_hooks.checkpoint.interval': 4}),
+        cwd=tmp)
+    return work_dir
+
+
+def test_train_loss_falls(trained):
+    losses = train_losses(trained)
     assert sorted(losses) == list(range(1, 9))  # one step per epoch
     first, last = losses[1] + losses[2], losses[7] + losses[8]
     assert last < first - 0.1, losses
-    ckpt = torch.load(work_dir / 'epoch_8.pth', weights_only=False)
+    ckpt = torch.load(trained / 'epoch_8.pth', weights_only=False)
     assert ckpt['meta']['epoch'] == 8
 
-    out = run(common + ['--resume'] + toy_options(
-        videos, **{'train_cfg.max_epochs': 10, 'train_cfg.val_interval': 10,
-                   'default_hooks.checkpoint.interval': 2,
-                   'param_scheduler': '[]'}), cwd=tmp_path)
+
+def test_resume_continues_from_the_saved_checkpoint(trained, videos,
+                                                    tmp_path):
+    work_dir = tmp_path / 'work'
+    shutil.copytree(trained, work_dir)
+    out = run(TRAIN + ['--work-dir', str(work_dir), '--resume'] + toy_options(
+        videos, **CONSTANT_LR, **{'train_cfg.max_epochs': 10,
+                                  'train_cfg.val_interval': 10,
+                                  'default_hooks.checkpoint.interval': 2}),
+              cwd=tmp_path)
     assert 'resumed epoch: 8' in out
     assert sorted(train_losses(work_dir)) == [9, 10]
     resumed = torch.load(work_dir / 'epoch_10.pth', weights_only=False)
@@ -85,15 +103,12 @@ def test_train_loss_falls_then_resume_continues(videos, tmp_path):
     assert resumed['meta']['iter'] == 10
 
 
-def test_test_tool_two_clips_three_crops(videos, tmp_path):
-    work_dir = tmp_path / 'work'
-    run([sys.executable, osp.join(ROOT, 'tools', 'train.py'), TOY,
-         '--work-dir', str(work_dir)] + toy_options(
-             videos, **{'train_cfg.max_epochs': 1}), cwd=tmp_path)
+def test_test_tool_two_clips_three_crops(trained, videos, tmp_path):
     dump = tmp_path / 'preds.pkl'
     out = run([sys.executable, osp.join(ROOT, 'tools', 'test.py'), TOY,
-               str(work_dir / 'epoch_1.pth'), '--work-dir', str(work_dir),
-               '--dump', str(dump)] + toy_options(videos), cwd=tmp_path)
+               str(trained / 'epoch_8.pth'), '--work-dir',
+               str(tmp_path / 'work'), '--dump', str(dump)] +
+              toy_options(videos), cwd=tmp_path)
     assert 'acc/top1' in out
     results = load(str(dump))
     assert len(results) == 8  # every val video once

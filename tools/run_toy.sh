@@ -4,7 +4,7 @@
 # 1. renders the synthetic motion dataset into data/toy unless it is there
 #    (tools/data/make_toy_dataset.py: 8 classes that only motion tells apart);
 # 2. trains CONFIG (default configs/xclip_toy.py) into work_dirs/<config name>,
-#    validating every 5 epochs and keeping the best checkpoint;
+#    validating every 2 epochs and keeping the best checkpoint;
 # 3. tests the best checkpoint on val with 2 clips x 3 crops and prints top-1,
 #    the direction-pair accuracy and the wall time.
 # The ablation (no message tokens, no MIT): bash tools/run_toy.sh configs/xclip_toy_ablation.py
@@ -17,7 +17,7 @@ WORK_DIR=work_dirs/$(basename "$CONFIG" .py)
 SECONDS=0
 
 if [ ! -f data/toy/classes.txt ] || [ ! -f data/toy/train.txt ] || [ ! -f data/toy/val.txt ]; then
-  "$PYTHON" tools/data/make_toy_dataset.py data/toy
+  "$PYTHON" tools/data/make_toy_dataset.py data/toy --train-per-class 150 --val-per-class 10
 fi
 "$PYTHON" tools/train.py "$CONFIG" --work-dir "$WORK_DIR" "${@:2}"
 CHECKPOINT=$(ls -t "$WORK_DIR"/best_*.pth 2>/dev/null | head -n 1 || true)
