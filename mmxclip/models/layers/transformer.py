@@ -35,17 +35,21 @@ class QuickGELU(nn.Module):
 
 
 class LayerNorm(nn.LayerNorm):
-    """OpenAI CLIP's layer norm: computed as ``nn.LayerNorm`` computes it
-    (in float32 under autocast), returned in the input's dtype.
+    """OpenAI CLIP's layer norm for inference: computed as ``nn.LayerNorm``
+    computes it (in float32 under autocast), returned in the input's dtype.
 
-    Under bf16/fp16 autocast the residual stream so stays in half precision,
-    as in CLIP and X-CLIP run in half precision, instead of widening to
-    float32 at the first norm: half the bytes every elementwise kernel and
-    residual add moves. In float32 it is ``nn.LayerNorm`` exactly.
+    Without gradients (evaluation) under bf16/fp16 autocast the residual
+    stream so stays in half precision, as in CLIP and X-CLIP run in half
+    precision, instead of widening to float32 at the first norm: half the
+    bytes every elementwise kernel and residual add moves. With gradients
+    (training under AMP) it returns autocast's float32, so the residual
+    stream stays float32 as under the official apex O1 recipe. In float32
+    and float64 it is ``nn.LayerNorm`` exactly.
     """
 
     def forward(self, x: Tensor) -> Tensor:
-        return super().forward(x).to(x.dtype)
+        out = super().forward(x)
+        return out if torch.is_grad_enabled() else out.to(x.dtype)
 
 
 def clip_mlp(width: int,
