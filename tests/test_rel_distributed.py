@@ -110,8 +110,6 @@ def many(tmp_path_factory):
         'test_dataloader.dataset.type': 'RobustVideoDataset',
         'test_dataloader.num_workers': 3,
         'test_dataloader.batch_size': 8,
-        # Square 32 px videos: ThreeCrop needs one side equal to the crop.
-        'test_dataloader.dataset.pipeline.3.scale': (-1, 32),
         'test_dataloader.dataset.pipeline.6.meta_keys': ('img_shape',
                                                          'filename'),
     })

@@ -11,11 +11,22 @@ default_hooks = dict(
     param_scheduler=dict(type='ParamSchedulerHook'),
     # A checkpoint every epoch (the published recipe), the best by val
     # accuracy kept as best_acc_top1_epoch_*.pth.
+    # SafeCheckpointHook: MMEngine's CheckpointHook, deleting outdated
+    # checkpoints only after the new one is written (atomically).
     checkpoint=dict(
-        type='CheckpointHook', interval=1, save_best='auto',
+        type='SafeCheckpointHook', interval=1, save_best='auto',
         max_keep_ckpts=3),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     sync_buffers=dict(type='SyncBuffersHook'))
+
+# Stop at the first NaN/inf loss (naming iteration and key) before it is
+# checkpointed; resume mid-epoch with the random generators restored; log how
+# many broken videos skip_broken replaced.
+custom_hooks = [
+    dict(type='FiniteLossHook'),
+    dict(type='ExactResumeHook'),
+    dict(type='SkippedSamplesHook')
+]
 
 env_cfg = dict(
     cudnn_benchmark=False,

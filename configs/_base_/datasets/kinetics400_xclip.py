@@ -8,7 +8,10 @@
 # Sampling: one frame from each of 8 equal segments (UniformSample), so the 8
 # frames form one clip ((1, 3, 8, H, W) after FormatShape); SampleFrames with
 # clip_len=1, num_clips=8 would instead make 8 one-frame clips.
-dataset_type = 'VideoDataset'
+# MMAction2's VideoDataset that names a broken video (sample index, file,
+# failing step) instead of a bare decoder error; for long runs add
+# skip_broken=True to the training dataset to log and replace broken videos.
+dataset_type = 'RobustVideoDataset'
 data_root = 'data/kinetics400/videos_train'
 data_root_val = 'data/kinetics400/videos_val'
 ann_file_train = 'data/kinetics400/kinetics400_train_list_videos.txt'
