@@ -54,19 +54,9 @@ test_dataloader = val_dataloader
 
 train_cfg = dict(max_epochs=50)
 optim_wrapper = dict(accumulative_counts=2, optimizer=dict(lr=2e-6))
+# The K400 schedule (5 warm-up epochs, cosine per iteration to lr / 100),
+# stretched to 50 epochs.
 param_scheduler = [
-    dict(
-        type='LinearLR',
-        start_factor=1e-3,
-        by_epoch=True,
-        begin=0,
-        end=5,
-        convert_to_iter_based=True),
-    dict(
-        type='CosineAnnealingLR',
-        eta_min_ratio=0.01,
-        by_epoch=True,
-        begin=5,
-        end=50,
-        convert_to_iter_based=True)
+    _base_.param_scheduler[0],
+    dict(_base_.param_scheduler[1], end=50)
 ]
