@@ -29,6 +29,7 @@ setup(
         'matplotlib',
     ],
     extras_require={
-        'tests': ['pytest', 'transformers>=4.40'],
+        # av: PyAV writes the single-channel (ffv1) test video
+        'tests': ['pytest', 'transformers>=4.40', 'av'],
     },
 )
