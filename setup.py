@@ -22,6 +22,7 @@ setup(
         # mmaction imports it without declaring it (mmxclip.compat, fix 2)
         'importlib-metadata',
         'open_clip_torch>=2.20',  # CLIP's BPE tokenizer, offline; CLIP URLs
+        'timm',  # 2D sine-cosine position table (CCTViT pos_embed_init)
         'decord>=0.6.0',
         'numpy',
         'opencv-python',

@@ -1,6 +1,6 @@
 # A tiny X-CLIP trained from random init on the synthetic motion dataset of
 # tools/data/make_toy_dataset.py (8 classes that only motion tells apart:
-# moving left / right / up / down, growing / shrinking, rotating clockwise /
+# moving left / right / up / down, growing / shrinking, circling clockwise /
 # counterclockwise; each class of a pair is the other played backwards).
 # The full MMAction2 path on CPU in a few minutes: decord decoding, segment
 # sampling, augmentation, AccMetric, checkpoints. Main job:
@@ -19,7 +19,12 @@ num_frames = 8
 model = dict(
     backbone=dict(
         input_resolution=32,
-        patch_size=8,
+        # 4 px patches with a sine-cosine initial position table: the
+        # position of the shape is linearly readable from the start (probe
+        # R^2 0.6 at init on these frames). With 8 px patches or CLIP's
+        # random table it was not, and the model never learnt a direction.
+        patch_size=4,
+        pos_embed_init='sincos',
         width=64,
         layers=3,
         heads=4,

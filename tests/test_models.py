@@ -4,6 +4,7 @@ import torch
 import torch.nn.functional as F
 from mmaction.registry import MODELS
 from mmaction.structures import ActionDataSample
+from timm.layers import build_sincos2d_pos_embed
 
 from mmxclip.models.heads import CLIPTextEncoder, load_class_names, tokenize
 
@@ -72,6 +73,27 @@ def test_backbone_rejects_wrong_input():
         bb(torch.randn(1, 3, 32, 32))
     with pytest.raises(ValueError, match='not divisible by patch_size'):
         MODELS.build(dict(type='CCTViT', input_resolution=30, patch_size=8))
+
+
+def test_sincos_position_init():
+    """'sincos' starts the patch grid from timm's 2D sine-cosine table and
+    the class token's slot from 0; loaded weights still replace it."""
+    cfg = dict(type='CCTViT', input_resolution=32, patch_size=8, width=64,
+               layers=1, output_dim=32)
+    bb = MODELS.build(dict(cfg, pos_embed_init='sincos'))
+    pos = bb.positional_embedding.detach()
+    torch.testing.assert_close(pos[1:],
+                               build_sincos2d_pos_embed([4, 4], 64))
+    assert pos[0].abs().max() == 0
+    # distinct codes for the 16 patches, unlike a constant table
+    assert torch.cdist(pos[1:], pos[1:]).add(torch.eye(16)).min() > 0.1
+    other = MODELS.build(cfg)
+    bb.load_state_dict(other.state_dict())
+    torch.testing.assert_close(bb.positional_embedding,
+                               other.positional_embedding)
+    with pytest.raises(ValueError, match="pos_embed_init must be 'normal' "
+                       "or 'sincos', got 'learned'"):
+        MODELS.build(dict(cfg, pos_embed_init='learned'))
 
 
 def test_mit_neck_residual_mean_and_frame_check():

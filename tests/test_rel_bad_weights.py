@@ -45,11 +45,11 @@ def toy_checkpoint(toy_model_cfg, tmp_path_factory):
 
 OTHER_ARCH = [
     ('width', {'backbone.width': 96, 'cls_head.vision_width': 96},
-     r'backbone.conv1.weight: checkpoint \(64, 3, 8, 8\) vs model '
-     r'\(96, 3, 8, 8\)'),
-    ('patch', {'backbone.patch_size': 16},
-     r'backbone.conv1.weight: checkpoint \(64, 3, 8, 8\) vs model '
-     r'\(64, 3, 16, 16\)'),
+     r'backbone.conv1.weight: checkpoint \(64, 3, 4, 4\) vs model '
+     r'\(96, 3, 4, 4\)'),
+    ('patch', {'backbone.patch_size': 8},
+     r'backbone.conv1.weight: checkpoint \(64, 3, 4, 4\) vs model '
+     r'\(64, 3, 8, 8\)'),
     ('frames', {'neck.num_frames': 16},
      r'neck.positional_embedding: checkpoint \(1, 8, 64\) vs model '
      r'\(1, 16, 64\) - frames 8 vs 16'),

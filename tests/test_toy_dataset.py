@@ -20,8 +20,8 @@ EXPECTED_CLASSES = [
     'moving down',
     'growing',
     'shrinking',
-    'rotating clockwise',
-    'rotating counterclockwise',
+    'circling clockwise',
+    'circling counterclockwise',
 ]
 PAIRS = [(0, 1), (2, 3), (4, 5), (6, 7)]
 
@@ -155,8 +155,6 @@ def test_motion_direction_in_decoded_video(dataset):
     out_dir, result = dataset
     for rec in result['videos']['train']:
         label = rec['label']
-        if label > 5:
-            continue
         frames = _read_video(osp.join(out_dir, 'videos', rec['filename']))
         mask = _object_mask(frames, rec['bg_color'])
         first, last = mask[0], mask[-1]
@@ -168,9 +166,18 @@ def test_motion_direction_in_decoded_video(dataset):
             expected = rec['centers'][-1] - rec['centers'][0]
             assert step * (1 if label in (1, 3) else -1) > 5, rec['filename']
             assert abs(step - expected[1 - axis]) < 2, rec['filename']
-        else:
+        elif label <= 5:
             grow = last.sum() - first.sum()
             assert grow * (1 if label == 4 else -1) > 20, rec['filename']
+        else:
+            # Angle of the object's centroid around the frame centre, unwrapped;
+            # it grows for clockwise on screen (y points down).
+            cents = [np.nonzero(m)[::-1] for m in mask]
+            phi = np.unwrap([
+                np.arctan2(ys.mean() - SIZE / 2, xs.mean() - SIZE / 2)
+                for xs, ys in cents])
+            turn = np.rad2deg(phi[-1] - phi[0])
+            assert turn * (1 if label == 6 else -1) > 150, rec['filename']
 
 
 def test_clockwise_convention():
@@ -272,9 +279,13 @@ def test_motion_is_large_enough_for_8_frame_sampling():
             elif label <= 5:
                 assert np.abs(np.diff(r)).min() > 0.4
             else:
-                step = np.abs(np.diff(ang))
-                # visible, but below the 45 degrees where a square aliases
-                assert step.min() > 15 and step.max() < 45
+                phi = np.unwrap(np.arctan2(c[:, 1] - SIZE / 2,
+                                           c[:, 0] - SIZE / 2))
+                step = np.rad2deg(np.abs(np.diff(phi)))
+                # visible, and far below the 180 degrees where the direction
+                # of a step around the circle is ambiguous
+                assert step.min() > 20 and step.max() < 40
+                assert np.ptp(ang) == 0  # the shape itself does not spin
 
 
 @pytest.mark.parametrize('kwargs,exc', [
@@ -305,3 +316,14 @@ def test_cli(tmp_path, capsys):
     assert frames.shape == (8, 32, 32, 3)
     with pytest.raises(SystemExit):
         mtd.main([str(tmp_path / 'bad'), '--train-per-class', '-1'])
+
+
+def test_bright_object_on_dark_background(dataset):
+    """Object and background lumas lie in disjoint ranges, hues vary."""
+    _, result = dataset
+    recs = result['videos']['train'] + result['videos']['val']
+    fg = np.array([mtd._luma(r['color']) for r in recs])
+    bg = np.array([mtd._luma(r['bg_color']) for r in recs])
+    assert fg.min() >= mtd._MIN_FG_LUMA > mtd._MAX_BG_LUMA >= bg.max()
+    # one colour per twin pair
+    assert len({tuple(r['color']) for r in recs}) == len(recs) // 2

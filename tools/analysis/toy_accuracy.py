@@ -5,7 +5,7 @@ Reads the predictions ``tools/test.py --dump`` wrote and prints:
 
 * top-1 over the 8 classes;
 * motion-kind accuracy: the top class has the right kind of motion
-  (translation x, translation y, scaling, rotation), direction ignored;
+  (translation x, translation y, scaling, circling), direction ignored;
 * direction-pair accuracy: the true class scores above its time-reversed
   twin (``make_toy_dataset.paired_label``). Chance is 50%; a model that
   ignores frame order cannot beat it on this data.

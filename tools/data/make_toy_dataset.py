@@ -16,19 +16,20 @@ Paths in the list files are relative to ``OUT/videos``, so a config uses e.g.
 ``ann_file='OUT/train.txt', data_prefix=dict(video='OUT/videos')``.
 
 Every video shows one random shape (square, rectangle, isosceles triangle,
-ellipse or kite; none of them is rotation invariant) of a random colour on a
-random plain or mildly noisy static background. The eight classes differ only
-in how the shape moves:
+ellipse or kite) of a random bright colour on a random dark, plain or mildly
+noisy static background. The eight classes differ only in how the shape
+moves:
 
     0 moving left                 1 moving right
     2 moving up                   3 moving down
     4 growing                     5 shrinking
-    6 rotating clockwise          7 rotating counterclockwise
+    6 circling clockwise          7 circling counterclockwise
 
 The classes come in pairs, and one class of each pair is the exact time
 reversal of the other: for the same random draws, the "moving left" video is
-the "moving right" video played backwards (likewise up/down, growing/shrinking, clockwise/counterclockwise). Hence any statistic
-of a video that ignores frame order (a single frame picked at random, the
+the "moving right" video played backwards (likewise up/down,
+growing/shrinking, clockwise/counterclockwise). Hence any statistic of a
+video that ignores frame order (a single frame picked at random, the
 average frame, the set of object positions, sizes or angles) has exactly the
 same distribution for both classes of a pair; only the temporal order
 distinguishes them. The generated splits are balanced exactly, not just in
@@ -38,8 +39,16 @@ in the other class (see :func:`make_toy_dataset`).
 Note:
     Because of this construction, label-preserving augmentation must not
     reverse time, and a horizontal flip swaps "moving left"/"moving right" and
-    "rotating clockwise"/"rotating counterclockwise" (a vertical flip swaps
-    up/down and the rotation pair).
+    "circling clockwise"/"circling counterclockwise" (a vertical flip swaps
+    up/down and the circling pair).
+
+    The circling classes replace an earlier "rotating in place" pair: the
+    tiny ViT of ``configs/xclip_toy.py``, trained from random init, learnt
+    no linear code of a shape's orientation in its budget (probe R^2 0.1,
+    against 0.9 for its position), so it stayed at chance there. Circling
+    needs the object's position, like translation, but no frame-wise
+    feature correlated with time tells its direction for a random start
+    angle: the model has to compare frames pairwise in time (MIT).
 
 Example:
     $ python tools/data/make_toy_dataset.py data/toy --train-per-class 40
@@ -66,8 +75,8 @@ CLASSES: List[str] = [
     'moving down',
     'growing',
     'shrinking',
-    'rotating clockwise',
-    'rotating counterclockwise',
+    'circling clockwise',
+    'circling counterclockwise',
 ]
 
 # label -> (motion kind, reversed). The reversed class of each pair is the
@@ -79,13 +88,13 @@ _MOTIONS: Dict[int, tuple] = {
     3: ('translate_y', False),  # down: y increases (image coordinates)
     4: ('scale', False),        # growing: radius increases
     5: ('scale', True),         # shrinking
-    6: ('rotate', False),       # clockwise on screen: angle increases (y down)
-    7: ('rotate', True),        # counterclockwise
+    6: ('circle', False),       # clockwise on screen: angle increases (y down)
+    7: ('circle', True),        # counterclockwise
 }
 
 # Classes that share a motion kind form a pair (one is the other reversed).
 _PAIR_IDS: Dict[str, int] = {
-    'translate_x': 0, 'translate_y': 1, 'scale': 2, 'rotate': 3}
+    'translate_x': 0, 'translate_y': 1, 'scale': 2, 'circle': 3}
 
 
 def paired_label(label: int) -> int:
@@ -114,14 +123,15 @@ _TRANSLATE_RADIUS = (0.10, 0.18)
 _TRANSLATE_TRAVEL = (0.35, 0.55)  # total travel over the clip
 _SCALE_SMALL_RADIUS = (0.08, 0.13)
 _SCALE_LARGE_RADIUS = (0.25, 0.36)
-_ROTATE_RADIUS = (0.20, 0.32)
-# Total rotation over the clip in degrees. With 16 frames this is 9-16
-# degrees per frame, i.e. at most 32 degrees between two frames of an
-# 8-frame uniform sample: below the 45 degrees at which the 90-degree
-# symmetry of a square would make the direction ambiguous.
-_ROTATE_TOTAL_DEG = (135.0, 240.0)
+_CIRCLE_RADIUS = (0.10, 0.15)  # of the shape
+_CIRCLE_ORBIT = (0.22, 0.30)   # of its path around the frame centre
+# Arc travelled over the clip in degrees: 24-36 degrees between two frames
+# of an 8-frame uniform sample, far from the 180 degrees at which the
+# direction of a step would be ambiguous.
+_CIRCLE_TOTAL_DEG = (180.0, 270.0)
 
-_MIN_LUMA_CONTRAST = 60.0  # |Y(object) - Y(background)| on a 0-255 scale
+_MAX_BG_LUMA = 70.0   # background luma Y on a 0-255 scale
+_MIN_FG_LUMA = 150.0  # object luma
 _NOISE_PROB = 0.5          # fraction of videos with a noisy background
 _NOISE_STD = (3.0, 10.0)
 _SUPERSAMPLE = 4           # shapes are rasterised at 4x and area-downsampled
@@ -201,15 +211,30 @@ def _luma(bgr: np.ndarray) -> float:
 
 
 def _sample_colors(rng: np.random.Generator) -> tuple:
-    """Samples a background and an object colour with enough luma contrast."""
-    bg = rng.integers(0, 256, size=3)
-    for _ in range(100):
-        fg = rng.integers(0, 256, size=3)
-        if abs(_luma(fg) - _luma(bg)) >= _MIN_LUMA_CONTRAST:
-            break
-    else:  # practically unreachable; keeps the function total
-        fg = np.zeros(3, int) if _luma(bg) > 127.5 else np.full(3, 255)
-    return tuple(int(v) for v in fg), tuple(int(v) for v in bg)
+    """Samples a bright object colour and a dark background colour.
+
+    Hues are uniform; the luma ranges are disjoint, so "object here" is a
+    local brightness cue. With arbitrary contrast polarity (a dark object on
+    a bright background as often as the reverse) the tiny ViT of
+    ``configs/xclip_toy.py``, trained from random init, did not learn where
+    the object is within a few minutes on CPU, and without position no model
+    can tell the direction of a motion.
+    """
+    bg = _sample_luma_range(rng, 0.0, _MAX_BG_LUMA)
+    fg = _sample_luma_range(rng, _MIN_FG_LUMA, 255.0)
+    return fg, bg
+
+
+def _sample_luma_range(rng: np.random.Generator, low: float,
+                       high: float) -> tuple:
+    """Samples a uniform RGB colour whose luma lies in [low, high]."""
+    for _ in range(1000):
+        color = rng.integers(0, 256, size=3)
+        if low <= _luma(color) <= high:
+            return tuple(int(v) for v in color)
+    # Unreachable in practice (each draw succeeds with p > 0.1); grey keeps
+    # the function total.
+    return (int((low + high) / 2),) * 3
 
 
 def sample_video_spec(label: int, rng: np.random.Generator, size: int = 32,
@@ -268,13 +293,14 @@ def sample_video_spec(label: int, rng: np.random.Generator, size: int = 32,
         centers = np.tile([cx, cy], (T, 1))
         radii = r_small + (r_large - r_small) * ramp
         angles = np.full(T, angle0)
-    else:  # rotate
-        r = rng.uniform(*_ROTATE_RADIUS) * s
-        total = rng.uniform(*_ROTATE_TOTAL_DEG)
-        cx, cy = rng.uniform(r, s - r, size=2)
-        centers = np.tile([cx, cy], (T, 1))
+    else:  # circle around the frame centre, start angle uniform
+        r = rng.uniform(*_CIRCLE_RADIUS) * s
+        orbit = rng.uniform(*_CIRCLE_ORBIT) * s
+        phi = np.deg2rad(rng.uniform(0.0, 360.0) +
+                         rng.uniform(*_CIRCLE_TOTAL_DEG) * ramp)
+        centers = s / 2 + orbit * np.stack([np.cos(phi), np.sin(phi)], axis=1)
         radii = np.full(T, r)
-        angles = angle0 + total * ramp
+        angles = np.full(T, angle0)
 
     if reverse:
         centers, radii, angles = centers[::-1], radii[::-1], angles[::-1]

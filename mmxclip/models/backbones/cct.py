@@ -6,6 +6,7 @@ from mmaction.registry import MODELS
 from mmengine.logging import MMLogger
 from mmengine.model import BaseModule
 from mmengine.model.weight_init import trunc_normal_
+from timm.layers import build_sincos2d_pos_embed
 from torch import Tensor, nn
 
 from ..layers import (LayerNorm, MultiheadAttention, ResidualAttentionBlock,
@@ -88,6 +89,11 @@ class CCTViT(BaseModule):
         with_cp: Activation checkpointing of every block while training.
         quick_gelu: :class:`QuickGELU` in the MLPs (OpenAI CLIP); False for
             ``nn.GELU`` (open_clip's LAION / DataComp trainings).
+        pos_embed_init: Initial patch position embedding: ``'normal'``,
+            CLIP's N(0, width^-1); or ``'sincos'``, the fixed 2D sine-cosine
+            table of MAE / MoCo v3 (still learned afterwards), which gives a
+            ViT trained from scratch a spatial code from step one. Pretrained
+            weights overwrite either.
         init_cfg: MMEngine init config, e.g.
             ``dict(type='Pretrained', checkpoint='clip://ViT-B/16',
             prefix='backbone.')``.
@@ -110,8 +116,12 @@ class CCTViT(BaseModule):
                  out_type: str = 'pooled',
                  with_cp: bool = False,
                  quick_gelu: bool = True,
+                 pos_embed_init: str = 'normal',
                  init_cfg: Optional[Dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
+        if pos_embed_init not in ('normal', 'sincos'):
+            raise ValueError("pos_embed_init must be 'normal' or 'sincos', "
+                             f'got {pos_embed_init!r}')
         if out_type not in ('pooled', 'frames'):
             raise ValueError(f"out_type must be 'pooled' or 'frames', got "
                              f'{out_type!r}')
@@ -127,6 +137,11 @@ class CCTViT(BaseModule):
         self.class_embedding = nn.Parameter(scale * torch.randn(width))
         self.positional_embedding = nn.Parameter(
             scale * torch.randn(grid * grid + 1, width))
+        if pos_embed_init == 'sincos':
+            with torch.no_grad():
+                self.positional_embedding[0] = 0
+                self.positional_embedding[1:] = build_sincos2d_pos_embed(
+                    [grid, grid], width)
         self.ln_pre = LayerNorm(width)
         self.transformer = Transformer(
             width, layers, heads or width // 64,
