@@ -7,6 +7,7 @@ from mmaction.structures import ActionDataSample
 from timm.layers import build_sincos2d_pos_embed
 
 from mmxclip.models.heads import CLIPTextEncoder, load_class_names, tokenize
+from mmxclip.models.layers import sincos_1d_pos_embed
 
 NAMES = ['archery', 'bowling', 'juggling balls']
 
@@ -94,6 +95,39 @@ def test_sincos_position_init():
     with pytest.raises(ValueError, match="pos_embed_init must be 'normal' "
                        "or 'sincos', got 'learned'"):
         MODELS.build(dict(cfg, pos_embed_init='learned'))
+
+
+def test_sincos_1d_table_matches_timm_axis():
+    """The 1D table is the second axis of timm's 2D one on a 1 x T grid
+    (timm lays out sin(h), sin(w), cos(h), cos(w))."""
+    table = sincos_1d_pos_embed(8, 64)
+    timm_2d = build_sincos2d_pos_embed([1, 8], 128)
+    torch.testing.assert_close(table,
+                               torch.cat([timm_2d[:, 32:64], timm_2d[:, 96:]],
+                                         dim=1))
+    torch.testing.assert_close(table[3, :32], torch.sin(3 * torch.logspace(
+        0, -31 / 32 * 4, 32)))
+    with pytest.raises(ValueError, match='even dim, got 63'):
+        sincos_1d_pos_embed(8, 63)
+
+
+def test_mit_sincos_temporal_position_init():
+    """'sincos' starts MIT's temporal table from the 1D sine-cosine table:
+    distinct unit-scale codes per frame instead of N(0, 0.02^2) noise;
+    loaded weights still replace it."""
+    cfg = dict(type='MITNeck', num_frames=8, embed_dim=32)
+    neck = MODELS.build(dict(cfg, pos_embed_init='sincos'))
+    pos = neck.positional_embedding.detach()[0]
+    torch.testing.assert_close(pos, sincos_1d_pos_embed(8, 32))
+    assert torch.cdist(pos, pos).add(torch.eye(8)).min() > 0.5
+    other = MODELS.build(cfg)
+    assert other.positional_embedding.std() < 0.05
+    neck.load_state_dict(other.state_dict())
+    torch.testing.assert_close(neck.positional_embedding,
+                               other.positional_embedding)
+    with pytest.raises(ValueError, match="pos_embed_init must be 'normal' "
+                       "or 'sincos', got 'fixed'"):
+        MODELS.build(dict(cfg, pos_embed_init='fixed'))
 
 
 def test_mit_neck_residual_mean_and_frame_check():

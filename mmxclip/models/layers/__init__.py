@@ -1,9 +1,10 @@
 from .attention import MultiheadAttention
-from .pos_embed import resize_pos_embed
+from .pos_embed import resize_pos_embed, sincos_1d_pos_embed
 from .transformer import (LayerNorm, QuickGELU, ResidualAttentionBlock,
                           Transformer, clip_mlp, init_clip_transformer)
 
 __all__ = [
     'LayerNorm', 'MultiheadAttention', 'QuickGELU', 'ResidualAttentionBlock',
-    'Transformer', 'clip_mlp', 'init_clip_transformer', 'resize_pos_embed'
+    'Transformer', 'clip_mlp', 'init_clip_transformer', 'resize_pos_embed',
+    'sincos_1d_pos_embed'
 ]

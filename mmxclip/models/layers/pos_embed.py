@@ -36,3 +36,32 @@ def resize_pos_embed(pos: Tensor, grid: int) -> Tensor:
                             antialias=True, align_corners=False)
     patches = patches.permute(0, 2, 3, 1).reshape(grid * grid, -1)
     return torch.cat([pos[:1], patches.to(pos.dtype)])
+
+
+def sincos_1d_pos_embed(length: int, dim: int,
+                        temperature: float = 10000.) -> Tensor:
+    """The sine-cosine position table of "Attention Is All You Need".
+
+    Row ``t`` is ``[sin(t * w_0) .. sin(t * w_{D/2-1}), cos(t * w_0) ..
+    cos(t * w_{D/2-1})]`` with ``w_i = temperature ** (-2i / D)``: one
+    axis of timm's ``build_sincos2d_pos_embed`` (same frequencies). Written
+    here because timm only has the 2D table: on a ``1 x T`` grid half of its
+    channels would be constant.
+
+    Args:
+        length: Positions T.
+        dim: Channels D, even.
+        temperature: Longest wavelength, in positions.
+
+    Returns:
+        Tensor: (T, D) float32, values in [-1, 1].
+
+    Raises:
+        ValueError: ``dim`` is odd.
+    """
+    if dim % 2:
+        raise ValueError(f'sincos_1d_pos_embed needs an even dim, got {dim}')
+    omega = temperature**(-torch.arange(dim // 2, dtype=torch.float32) /
+                          (dim // 2))
+    angles = torch.arange(length, dtype=torch.float32)[:, None] * omega
+    return torch.cat([angles.sin(), angles.cos()], dim=1)

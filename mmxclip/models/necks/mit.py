@@ -8,7 +8,7 @@ from mmengine.model import BaseModule
 from mmengine.model.weight_init import trunc_normal_
 from torch import Tensor, nn
 
-from ..layers import ResidualAttentionBlock
+from ..layers import ResidualAttentionBlock, sincos_1d_pos_embed
 
 
 @MODELS.register_module()
@@ -24,6 +24,13 @@ class MITNeck(BaseModule):
         layers: Residual attention blocks.
         heads: Attention heads; ``embed_dim // 64`` when None.
         drop_path_rate: Stochastic depth of the last block.
+        pos_embed_init: Initial temporal position embedding: ``'normal'``,
+            X-CLIP's truncated N(0, 0.02^2); or ``'sincos'``, the 1D
+            sine-cosine table (:func:`sincos_1d_pos_embed`, still learned
+            afterwards). MIT is the only module that sees frame order; with
+            0.02 against unit-scale frame embeddings, a model trained from
+            scratch takes long to make attention depend on it. Pretrained
+            weights overwrite either.
         init_cfg: MMEngine init config.
     """
 
@@ -33,8 +40,12 @@ class MITNeck(BaseModule):
                  layers: int = 1,
                  heads: Optional[int] = None,
                  drop_path_rate: float = 0.0,
+                 pos_embed_init: str = 'normal',
                  init_cfg: Optional[Dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
+        if pos_embed_init not in ('normal', 'sincos'):
+            raise ValueError("pos_embed_init must be 'normal' or 'sincos', "
+                             f'got {pos_embed_init!r}')
         self.num_frames = num_frames
         self.positional_embedding = nn.Parameter(
             torch.empty(1, num_frames, embed_dim))
@@ -42,7 +53,12 @@ class MITNeck(BaseModule):
         self.resblocks = nn.ModuleList(
             ResidualAttentionBlock(embed_dim, heads or max(embed_dim // 64, 1),
                                    drop_path=rate) for rate in rates)
-        trunc_normal_(self.positional_embedding, std=0.02)
+        if pos_embed_init == 'sincos':
+            with torch.no_grad():
+                self.positional_embedding[0] = sincos_1d_pos_embed(
+                    num_frames, embed_dim)
+        else:
+            trunc_normal_(self.positional_embedding, std=0.02)
         for m in self.resblocks.modules():
             if isinstance(m, nn.Linear):
                 trunc_normal_(m.weight, std=0.02)
