@@ -76,21 +76,27 @@ def test_backbone_rejects_wrong_input():
         MODELS.build(dict(type='CCTViT', input_resolution=30, patch_size=8))
 
 
-def test_sincos_position_init():
-    """'sincos' starts the patch grid from timm's 2D sine-cosine table and
-    the class token's slot from 0; loaded weights still replace it."""
-    cfg = dict(type='CCTViT', input_resolution=32, patch_size=8, width=64,
-               layers=1, output_dim=32)
-    bb = MODELS.build(dict(cfg, pos_embed_init='sincos'))
-    pos = bb.positional_embedding.detach()
-    torch.testing.assert_close(pos[1:],
-                               build_sincos2d_pos_embed([4, 4], 64))
-    assert pos[0].abs().max() == 0
-    # distinct codes for the 16 patches, unlike a constant table
-    assert torch.cdist(pos[1:], pos[1:]).add(torch.eye(16)).min() > 0.1
+@pytest.mark.parametrize('cfg, expected, min_dist', [
+    (dict(type='CCTViT', input_resolution=32, patch_size=8, width=64,
+          layers=1, output_dim=32),
+     torch.cat([torch.zeros(1, 64), build_sincos2d_pos_embed([4, 4], 64)]),
+     0.1),
+    (dict(type='MITNeck', num_frames=8, embed_dim=32),
+     sincos_1d_pos_embed(8, 32), 0.5),
+], ids=['CCTViT', 'MITNeck'])
+def test_sincos_position_init(cfg, expected, min_dist):
+    """'sincos' starts a position table from fixed sine-cosine codes:
+    timm's 2D table on CCTViT's patch grid with the class token's slot at 0,
+    the 1D table on MIT's frames. The codes are distinct, loaded weights
+    still replace them, other values are refused."""
+    module = MODELS.build(dict(cfg, pos_embed_init='sincos'))
+    pos = module.positional_embedding.detach()
+    rows = pos.reshape(-1, pos.shape[-1])
+    torch.testing.assert_close(rows, expected)
+    assert torch.cdist(rows, rows).add(torch.eye(len(rows))).min() > min_dist
     other = MODELS.build(cfg)
-    bb.load_state_dict(other.state_dict())
-    torch.testing.assert_close(bb.positional_embedding,
+    module.load_state_dict(other.state_dict())
+    torch.testing.assert_close(module.positional_embedding,
                                other.positional_embedding)
     with pytest.raises(ValueError, match="pos_embed_init must be 'normal' "
                        "or 'sincos', got 'learned'"):
@@ -109,25 +115,6 @@ def test_sincos_1d_table_matches_timm_axis():
         0, -31 / 32 * 4, 32)))
     with pytest.raises(ValueError, match='even dim, got 63'):
         sincos_1d_pos_embed(8, 63)
-
-
-def test_mit_sincos_temporal_position_init():
-    """'sincos' starts MIT's temporal table from the 1D sine-cosine table:
-    distinct unit-scale codes per frame instead of N(0, 0.02^2) noise;
-    loaded weights still replace it."""
-    cfg = dict(type='MITNeck', num_frames=8, embed_dim=32)
-    neck = MODELS.build(dict(cfg, pos_embed_init='sincos'))
-    pos = neck.positional_embedding.detach()[0]
-    torch.testing.assert_close(pos, sincos_1d_pos_embed(8, 32))
-    assert torch.cdist(pos, pos).add(torch.eye(8)).min() > 0.5
-    other = MODELS.build(cfg)
-    assert other.positional_embedding.std() < 0.05
-    neck.load_state_dict(other.state_dict())
-    torch.testing.assert_close(neck.positional_embedding,
-                               other.positional_embedding)
-    with pytest.raises(ValueError, match="pos_embed_init must be 'normal' "
-                       "or 'sincos', got 'fixed'"):
-        MODELS.build(dict(cfg, pos_embed_init='fixed'))
 
 
 def test_mit_neck_residual_mean_and_frame_check():
