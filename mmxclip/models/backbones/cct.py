@@ -10,7 +10,8 @@ from timm.layers import build_sincos2d_pos_embed
 from torch import Tensor, nn
 
 from ..layers import (LayerNorm, MultiheadAttention, ResidualAttentionBlock,
-                      Transformer, init_clip_transformer, resize_pos_embed)
+                      Transformer, check_pos_embed_init, init_clip_transformer,
+                      resize_pos_embed)
 
 
 class CrossFrameBlock(ResidualAttentionBlock):
@@ -119,9 +120,7 @@ class CCTViT(BaseModule):
                  pos_embed_init: str = 'normal',
                  init_cfg: Optional[Dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
-        if pos_embed_init not in ('normal', 'sincos'):
-            raise ValueError("pos_embed_init must be 'normal' or 'sincos', "
-                             f'got {pos_embed_init!r}')
+        check_pos_embed_init(pos_embed_init)
         if out_type not in ('pooled', 'frames'):
             raise ValueError(f"out_type must be 'pooled' or 'frames', got "
                              f'{out_type!r}')

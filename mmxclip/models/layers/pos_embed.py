@@ -38,6 +38,21 @@ def resize_pos_embed(pos: Tensor, grid: int) -> Tensor:
     return torch.cat([pos[:1], patches.to(pos.dtype)])
 
 
+def check_pos_embed_init(pos_embed_init: str) -> None:
+    """Validate the ``pos_embed_init`` argument of CCTViT and MITNeck.
+
+    Args:
+        pos_embed_init: ``'normal'`` (the module's X-CLIP / CLIP init) or
+            ``'sincos'`` (a fixed sine-cosine table as the starting value).
+
+    Raises:
+        ValueError: Any other value.
+    """
+    if pos_embed_init not in ('normal', 'sincos'):
+        raise ValueError("pos_embed_init must be 'normal' or 'sincos', "
+                         f'got {pos_embed_init!r}')
+
+
 def sincos_1d_pos_embed(length: int, dim: int,
                         temperature: float = 10000.) -> Tensor:
     """The sine-cosine position table of "Attention Is All You Need".

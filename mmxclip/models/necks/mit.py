@@ -8,7 +8,8 @@ from mmengine.model import BaseModule
 from mmengine.model.weight_init import trunc_normal_
 from torch import Tensor, nn
 
-from ..layers import ResidualAttentionBlock, sincos_1d_pos_embed
+from ..layers import (ResidualAttentionBlock, check_pos_embed_init,
+                      sincos_1d_pos_embed)
 
 
 @MODELS.register_module()
@@ -43,9 +44,7 @@ class MITNeck(BaseModule):
                  pos_embed_init: str = 'normal',
                  init_cfg: Optional[Dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
-        if pos_embed_init not in ('normal', 'sincos'):
-            raise ValueError("pos_embed_init must be 'normal' or 'sincos', "
-                             f'got {pos_embed_init!r}')
+        check_pos_embed_init(pos_embed_init)
         self.num_frames = num_frames
         self.positional_embedding = nn.Parameter(
             torch.empty(1, num_frames, embed_dim))
