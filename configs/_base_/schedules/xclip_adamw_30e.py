@@ -1,8 +1,8 @@
-# X-CLIP's fully supervised schedule: AdamW (lr 8e-6, weight decay 0.001,
-# betas (0.9, 0.98)), 30 epochs, 5 linear warm-up epochs from lr / 1000 (the
-# official warm-up starts at 0, which MMEngine's multiplicative LinearLR cannot
-# leave), then cosine per iteration down to lr / 100; mixed precision; 4
-# accumulation steps.
+# X-CLIP's fully supervised schedule (official utils/optimizer.py, main.py):
+# AdamW (lr 8e-6, weight decay 0.001, betas (0.9, 0.98)), 30 epochs, timm's
+# cosine per iteration (TimmCosineLR: the official values, warm-up from 0 over
+# 5 epochs, cosine counted from iteration 0 down to lr / 100); mixed
+# precision; 4 accumulation steps.
 train_cfg = dict(
     type='EpochBasedTrainLoop', max_epochs=30, val_begin=1, val_interval=1)
 val_cfg = dict(type='ValLoop')
@@ -35,20 +35,14 @@ optim_wrapper = dict(
         positional_embedding=dict(decay_mult=0.),
         alpha=dict(decay_mult=0.)))
 
+# ``end`` defaults to train_cfg.max_epochs: the cosine spans the whole run
+# (t_initial = EPOCHS x iterations per epoch, as published).
 param_scheduler = [
     dict(
-        type='LinearLR',
-        start_factor=1e-3,
-        by_epoch=True,
-        begin=0,
-        end=5,
-        convert_to_iter_based=True),
-    dict(
-        type='CosineAnnealingLR',
+        type='TimmCosineLR',
+        warmup=5,
         eta_min_ratio=0.01,
         by_epoch=True,
-        begin=5,
-        end=30,
         convert_to_iter_based=True)
 ]
 
