@@ -14,8 +14,8 @@ model = dict(
         class_names='data/kinetics600/label_map_k600.txt', num_classes=600),
     data_preprocessor=dict(
         blending=dict(augments=[
-            dict(type='MixupBlending', alpha=0.8, num_classes=600),
-            dict(type='CutmixBlending', alpha=1.0, num_classes=600)
+            dict(type='CutmixBlending', alpha=1.0, num_classes=600),
+            dict(type='MixupBlending', alpha=0.8, num_classes=600)
         ])))
 train_dataloader = dict(
     dataset=dict(ann_file=ann_file_train, data_prefix=dict(video=data_root)))

@@ -33,7 +33,7 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
         action=DictAction,
         help='override settings of the config, key=value pairs merged into '
         'it, e.g. train_dataloader.batch_size=4 or '
-        'test_dataloader.dataset.pipeline.1.num_clips=2; lists as '
+        'test_dataloader.dataset.pipeline.1.num_views=2; lists as '
         'key="[a,b]" or key=a,b, no white space')
     parser.add_argument(
         '--launcher',

@@ -50,7 +50,7 @@ def test_zero_shot_ranks_labels(converted):
     assert sum(p for _, p in everything) == pytest.approx(1.0, abs=1e-5)
     # Multi-view: 2 clips x 3 crops fused by averaging probabilities.
     multi = init_xclip(ckpt, labels, num_clips=2, num_crops=3)
-    assert multi.cfg.test_pipeline[1]['num_clips'] == 2
+    assert multi.cfg.test_pipeline[1]['num_views'] == 2
     ranked = zero_shot(multi, video, topk=4)
     assert sum(p for _, p in ranked) == pytest.approx(1.0, abs=1e-5)
 

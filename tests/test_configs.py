@@ -21,6 +21,7 @@ CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', '*.py')))
 EXPECTED = {
     'xclip_b16_k400': (8, 224, 12, 768),
     'xclip_b16_16f_k400': (16, 224, 12, 768),
+    'xclip_b16_32f_k400': (32, 224, 12, 768),
     'xclip_b16_k600': (8, 224, 12, 768),
     'xclip_b32_k400': (8, 224, 12, 768),
     'xclip_b32_16f_k400': (16, 224, 12, 768),

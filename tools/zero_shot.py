@@ -41,7 +41,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 def sampled_frames(video: str, num_frames: int) -> np.ndarray:
     """RGB frames from the middle of ``num_frames`` equal segments, as the
-    test pipeline's ``UniformSample`` picks them for one clip.
+    test pipeline's ``SegmentSampleFrames`` picks them for one clip.
 
     Returns:
         np.ndarray: (num_frames, H, W, 3) uint8.

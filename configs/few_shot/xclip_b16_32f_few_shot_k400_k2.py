@@ -11,8 +11,8 @@ model = dict(
         num_classes=num_classes),
     data_preprocessor=dict(
         blending=dict(augments=[
-            dict(type='MixupBlending', alpha=0.8, num_classes=num_classes),
-            dict(type='CutmixBlending', alpha=1.0, num_classes=num_classes)
+            dict(type='CutmixBlending', alpha=1.0, num_classes=num_classes),
+            dict(type='MixupBlending', alpha=0.8, num_classes=num_classes)
         ])))
 train_dataloader = dict(
     dataset=dict(

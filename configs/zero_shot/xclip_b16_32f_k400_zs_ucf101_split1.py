@@ -11,23 +11,20 @@
 # Data: MMAction2's UCF-101 layout (tools/data/ucf101), class order = classInd.
 _base_ = [
     '../_base_/models/xclip_vit_b16.py',
-    '../_base_/datasets/kinetics400_xclip.py', '../_base_/default_runtime.py'
+    '../_base_/datasets/kinetics400_xclip_32f.py',
+    '../_base_/default_runtime.py'
 ]
 
-num_frames = 32
 model = dict(
     backbone=dict(init_cfg=None),  # all weights come from load_from
-    neck=dict(num_frames=num_frames),
+    neck=dict(num_frames=32),
     cls_head=dict(
         class_names='{{ fileDirname }}/ucf101_class_names.txt',
         num_classes=101,
         init_cfg=None),
     data_preprocessor=dict(blending=None))
 
-test_pipeline = [
-    dict(t, clip_len=num_frames) if t['type'] == 'UniformSample' else t
-    for t in _base_.val_pipeline
-]
+test_pipeline = _base_.val_pipeline
 test_dataloader = dict(
     dataset=dict(
         ann_file='data/ucf101/ucf101_val_split_1_videos.txt',

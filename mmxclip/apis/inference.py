@@ -27,11 +27,15 @@ def test_pipeline(num_frames: int,
                   resolution: int,
                   num_clips: int = 1,
                   num_crops: int = 1) -> List[Dict[str, Any]]:
-    """X-CLIP's published test pipeline (decord, MMAction2 transforms).
+    """X-CLIP's test pipeline with fixed views (decord, MMAction2 transforms).
 
-    One frame from the middle of each of ``num_frames`` segments per clip;
-    1 crop: short side to ``resolution * 256 / 224`` and a centre crop; 3
-    crops: short side to ``resolution`` and three crops along the long side.
+    One frame from each of ``num_frames`` segments per clip: the segment
+    middle for one clip (the official single-view test), ``(k + 0.5) /
+    num_clips`` of each segment for clip ``k`` of several
+    (:class:`~mmxclip.datasets.SegmentSampleFrames` in test mode; the
+    published multi-view test draws the clips at random instead); 1 crop:
+    short side to ``resolution * 256 / 224`` and a centre crop; 3 crops:
+    short side to ``resolution`` and three crops along the long side.
 
     Args:
         num_frames: Frames T per clip.
@@ -53,8 +57,8 @@ def test_pipeline(num_frames: int,
         raise ValueError(f'num_crops must be 1 or 3, got {num_crops}')
     return [
         dict(type='DecordInit'),
-        dict(type='UniformSample', clip_len=num_frames, num_clips=num_clips,
-             test_mode=True),
+        dict(type='SegmentSampleFrames', num_segments=num_frames,
+             num_views=num_clips, test_mode=True),
         dict(type='DecordDecode'),
         *crop,
         dict(type='FormatShape', input_format='NCTHW'),

@@ -5,9 +5,9 @@
 #     kinetics400_train_list_videos.txt   "relative/path.mp4 label" per line
 #     kinetics400_val_list_videos.txt
 #     label_map_k400.txt                  class names, one per line, label order
-# Sampling: one frame from each of 8 equal segments (UniformSample), so the 8
-# frames form one clip ((1, 3, 8, H, W) after FormatShape); SampleFrames with
-# clip_len=1, num_clips=8 would instead make 8 one-frame clips.
+# Sampling as the official code: one frame from each of 8 equal segments
+# (the offsets of SampleFrames(clip_len=1, num_clips=8)) as one clip of 8
+# frames ((1, 3, 8, H, W) after FormatShape).
 # MMAction2's VideoDataset that names a broken video (sample index, file,
 # failing step) instead of a bare decoder error; for long runs add
 # skip_broken=True to the training dataset to log and replace broken videos.
@@ -20,7 +20,7 @@ ann_file_test = 'data/kinetics400/kinetics400_val_list_videos.txt'
 
 train_pipeline = [
     dict(type='DecordInit'),
-    dict(type='UniformSample', clip_len=8),
+    dict(type='SegmentSampleFrames', num_segments=8),
     dict(type='DecordDecode'),
     dict(type='Resize', scale=(-1, 256)),
     dict(
@@ -31,38 +31,24 @@ train_pipeline = [
         max_wh_scale_gap=1),
     dict(type='Resize', scale=(224, 224), keep_ratio=False),
     dict(type='Flip', flip_ratio=0.5),
-    # Colour jitter with probability 0.8 and grayscale with probability 0.2,
-    # each drawn once per clip (all frames alike).
+    # Colour jitter with probability 0.8 per clip, its factors drawn for
+    # each frame (per_frame=False: one draw for all frames of the clip);
+    # grayscale with probability 0.2 per clip.
     dict(
-        type='RandomApply',
-        prob=0.8,
-        transforms=[
-            dict(
-                type='ColorJitter',
-                brightness=0.4,
-                contrast=0.4,
-                saturation=0.2,
-                hue=0.1)
-        ]),
-    dict(
-        type='TransformBroadcaster',
-        mapping=dict(img='imgs'),
-        auto_remap=True,
-        share_random_params=True,
-        transforms=[
-            dict(
-                type='RandomGrayscale',
-                prob=0.2,
-                keep_channels=True,
-                channel_weights=(0.299, 0.587, 0.114))
-        ]),
+        type='VideoColorJitter',
+        p=0.8,
+        brightness=0.4,
+        contrast=0.4,
+        saturation=0.2,
+        hue=0.1),
+    dict(type='VideoGrayscale', p=0.2),
     dict(type='FormatShape', input_format='NCTHW'),
     dict(type='PackActionInputs')
 ]
-# Validation during training: 1 clip, centre crop.
+# Validation during training: 1 clip (segment middles), centre crop.
 val_pipeline = [
     dict(type='DecordInit'),
-    dict(type='UniformSample', clip_len=8, test_mode=True),
+    dict(type='SegmentSampleFrames', num_segments=8, test_mode=True),
     dict(type='DecordDecode'),
     dict(type='Resize', scale=(-1, 256)),
     dict(type='CenterCrop', crop_size=224),
@@ -70,10 +56,15 @@ val_pipeline = [
     dict(type='PackActionInputs')
 ]
 # Testing as published: 4 clips x 3 crops = 12 views of (3, 8, 224, 224),
-# fused by the head (average_clips='prob').
+# fused by the head (average_clips='prob'). The 4 clips are independent
+# random segment draws, as the official multi-view test; seeded per video,
+# so every run (any GPUs / workers) scores the same frames. Fixed views
+# instead (view k at (k + 0.5) / 4 of each segment):
+#   --cfg-options test_dataloader.dataset.pipeline.1.test_mode=True \
+#       test_dataloader.dataset.pipeline.1.seed=None
 test_pipeline = [
     dict(type='DecordInit'),
-    dict(type='UniformSample', clip_len=8, num_clips=4, test_mode=True),
+    dict(type='SegmentSampleFrames', num_segments=8, num_views=4, seed=0),
     dict(type='DecordDecode'),
     dict(type='Resize', scale=(-1, 224)),
     dict(type='ThreeCrop', crop_size=224),
@@ -81,11 +72,15 @@ test_pipeline = [
     dict(type='PackActionInputs')
 ]
 
+# As the official loader: DistributedSampler's order (seed 0 + epoch; the
+# same as DefaultSampler with seed 0) and drop_last, which sets the
+# iterations per epoch the lr schedule counts.
 train_dataloader = dict(
     batch_size=8,
     num_workers=8,
     persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
+    drop_last=True,
+    sampler=dict(type='DefaultSampler', shuffle=True, seed=0),
     dataset=dict(
         type=dataset_type,
         ann_file=ann_file_train,

@@ -7,7 +7,8 @@ num_frames = 16
 def _with_frames(pipeline):
     """The pipeline with ``num_frames`` frames sampled per clip."""
     return [
-        dict(t, clip_len=num_frames) if t['type'] == 'UniformSample' else t
+        dict(t, num_segments=num_frames)
+        if t['type'] == 'SegmentSampleFrames' else t
         for t in pipeline
     ]
 

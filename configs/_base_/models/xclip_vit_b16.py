@@ -54,11 +54,13 @@ model = dict(
         mean=[123.675, 116.28, 103.53],
         std=[58.395, 57.12, 57.375],
         format_shape='NCTHW',
-        # Mixup (alpha 0.8) or CutMix (alpha 1.0), one of them on every batch.
+        # CutMix (alpha 1.0) or mixup (alpha 0.8), one of them on every batch;
+        # in this order, one uniform draw picks the same one as the official
+        # CutmixMixupBlending (switch_prob 0.5) on the same numpy seed.
         blending=dict(
             type='RandomBatchAugment',
             augments=[
-                dict(type='MixupBlending', alpha=0.8, num_classes=400),
-                dict(type='CutmixBlending', alpha=1.0, num_classes=400)
+                dict(type='CutmixBlending', alpha=1.0, num_classes=400),
+                dict(type='MixupBlending', alpha=0.8, num_classes=400)
             ],
             probs=[0.5, 0.5])))
