@@ -462,3 +462,21 @@ def test_train_and_eval_mode_agree_without_drop_path():
         model.eval()
         test = model.extract_feat(inputs, stage='head')[0]
     torch.testing.assert_close(train, test, rtol=0, atol=0)
+
+
+def test_transform_arguments_and_frames_are_checked():
+    from mmxclip.datasets import (SegmentSampleFrames, VideoColorJitter,
+                                  VideoGrayscale)
+    with pytest.raises(ValueError, match='num_segments and num_views must '
+                       'be >= 1, got 8 and 0'):
+        SegmentSampleFrames(8, num_views=0)
+    for transform in (VideoColorJitter, VideoGrayscale):
+        with pytest.raises(ValueError, match=r'p must be in \[0, 1\], got '
+                           '1.5'):
+            transform(p=1.5)
+        floats = [np.zeros((4, 4, 3), np.float32)]
+        with pytest.raises(TypeError, match=f'{transform.__name__} needs '
+                           r'\(H, W, 3\) uint8 frames; frame 0 is float32'):
+            transform(p=1.)(dict(imgs=floats))
+    with pytest.raises(ValueError, match='the video has no frames'):
+        SegmentSampleFrames(8)(dict(total_frames=0, start_index=0))
