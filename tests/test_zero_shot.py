@@ -138,7 +138,8 @@ def test_k600_split_lists_are_the_published_draws():
     import hashlib
     splits = {}
     for i, digest in K600_SPLITS.items():
-        path = osp.join(ROOT, f'configs/zero_shot/k600_split{i}_class_names.txt')
+        path = osp.join(ROOT, 'configs', 'zero_shot',
+                        f'k600_split{i}_class_names.txt')
         with open(path, 'rb') as f:
             assert hashlib.sha256(f.read()).hexdigest()[:16] == digest
         splits[i] = load_class_names(path, num_classes=160)
