@@ -10,7 +10,7 @@ cannot start from 0) and its cosine schedulers restart at their ``begin``,
 so neither gives these values; :class:`TimmCosineLR` is the closed form.
 """
 import math
-from typing import Union
+from typing import Optional, Union
 
 from mmaction.registry import PARAM_SCHEDULERS
 from mmengine.optim import OptimWrapper
@@ -94,7 +94,7 @@ class TimmCosineLR(LRSchedulerMixin, _ParamScheduler):
                               begin: float = 0,
                               end: float = INF,
                               by_epoch: bool = True,
-                              epoch_length: int = None,
+                              epoch_length: Optional[int] = None,
                               **kwargs) -> 'TimmCosineLR':
         """The iteration-based scheduler of an epoch-based config."""
         if not by_epoch or not epoch_length or epoch_length <= 0:
