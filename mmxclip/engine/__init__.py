@@ -1,14 +1,20 @@
-"""Training-time reliability: atomic checkpoint writes and hooks."""
-from .atomic_io import (AtomicLocalBackend, atomic_write,
+"""Training-time reliability: atomic writes, checkpoint and other hooks, a
+runner that holds its work dir and resumes past damaged checkpoints."""
+from .atomic_io import (AtomicLocalBackend, atomic_open_in, atomic_write,
                         register_atomic_local_backend)
-from .hooks import (ExactResumeHook, FiniteLossHook, SafeCheckpointHook,
-                    SkippedSamplesHook, get_rng_state, set_rng_state)
+from .checkpoint_hook import SafeCheckpointHook
+from .hooks import (ExactResumeHook, FiniteLossHook, SkippedSamplesHook,
+                    get_rng_state, set_rng_state)
+from .resume import resumable_checkpoint
+from .runner import SafeRunner
+from .work_dir_lock import WorkDirBusyError, WorkDirLock
 
 register_atomic_local_backend()
 
 __all__ = [
-    'AtomicLocalBackend', 'atomic_write', 'register_atomic_local_backend',
-    'ExactResumeHook', 'FiniteLossHook', 'SafeCheckpointHook',
-    'SkippedSamplesHook',
-    'get_rng_state', 'set_rng_state'
+    'AtomicLocalBackend', 'atomic_open_in', 'atomic_write',
+    'register_atomic_local_backend', 'ExactResumeHook', 'FiniteLossHook',
+    'SafeCheckpointHook', 'SafeRunner', 'SkippedSamplesHook',
+    'WorkDirBusyError', 'WorkDirLock', 'get_rng_state', 'resumable_checkpoint',
+    'set_rng_state'
 ]
