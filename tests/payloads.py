@@ -77,17 +77,42 @@ class ImportChain(Exec):
                 (f'echo pwned > {self.marker}', ))
 
 
+class _EvalCallable:
+    """``eval(expression)`` whose result is called by the pickle."""
+
+    def __init__(self, expression: str) -> None:
+        self.expression = expression
+
+    def __call__(self, *args):
+        raise AssertionError('only pickled, never called')
+
+    def __reduce__(self):
+        return (eval, (self.expression, ))
+
+
+class CallChain(Exec):
+    """``eval("__import__('os').system")(command)``: calls what an earlier
+    call made."""
+
+    def __reduce__(self):
+        return (_EvalCallable("__import__('os').system"),
+                (f'echo pwned > {self.marker}', ))
+
+
 PAYLOADS = dict(exec=Exec, eval=Eval, popen=Popen, system=System,
-                getattr_chain=ImportChain)
+                getattr_chain=ImportChain, call_chain=CallChain)
 # What torch's unpickler refuses whatever the allowlist (os, posix, sys):
 # through the weight readers, these are refused; the others become inert.
-REFUSED_EVEN_INERT = dict(system='posix.system',
-                          getattr_chain="getattr(<inert builtins.__import__>")
+REFUSED_EVEN_INERT = dict(
+    system='posix.system',
+    getattr_chain="getattr(<inert builtins.__import__>",
+    call_chain='call reduce for unrecognized function <inert builtins.eval>')
 # The global each payload names first, as a strict refusal names it.
 FIRST_GLOBAL = dict(exec='GLOBAL exec', eval='GLOBAL eval',
                     popen='Popen was not an allowed global',
                     system='GLOBAL posix.system',
-                    getattr_chain='GLOBAL __import__')
+                    getattr_chain='GLOBAL __import__',
+                    call_chain='GLOBAL eval')
 
 
 def ran(marker: str, kind: str) -> bool:

@@ -1,7 +1,8 @@
 """Nothing read from a weight or checkpoint file is ever run.
 
 Payloads (``exec``, ``eval``, ``subprocess.Popen``, ``os.system``, a
-``getattr(__import__('os'), 'system')`` chain; see ``tests/payloads.py``)
+``getattr(__import__('os'), 'system')`` chain, a call of what ``eval``
+returned; see ``tests/payloads.py``)
 would write a marker file when unpickled as themselves. They are planted in
 an MMEngine checkpoint and fed to MMEngine's loaders (local, ``http://`` on
 a localhost server, ``torchvision://``, ``open-mmlab://``), which refuse them
@@ -91,8 +92,8 @@ def http_root(tmp_path, monkeypatch):
     server.shutdown()
 
 
-@pytest.mark.parametrize('scheme', ['http', 'torchvision', 'open-mmlab'])
-@pytest.mark.parametrize('kind', sorted(PAYLOADS))
+@pytest.mark.parametrize('scheme,kind', [('http', k) for k in sorted(
+    PAYLOADS)] + [('torchvision', 'exec'), ('open-mmlab', 'exec')])
 def test_mmengine_url_schemes_refuse(http_root, marker, monkeypatch, scheme,
                                      kind):
     """MMEngine's stock http loader would unpickle anything (torch hub's
@@ -149,7 +150,7 @@ def test_weight_reader_keeps_plants_inert(tmp_path, marker, kind, where):
 
 @pytest.mark.parametrize('kind', sorted(set(PAYLOADS) -
                                         set(REFUSED_EVEN_INERT)))
-def test_every_weight_loader_keeps_plants_inert(tmp_path, marker, kind):
+def test_every_weight_loader_keeps_plants_inert(tmp_path, marker, env, kind):
     """``init_xclip``, ``clip://`` and ``tools/convert_weights.py`` on a
     planted official checkpoint: the official model's logits, no code."""
     path = planted_official(str(tmp_path / 'ckpt.pth'),
