@@ -279,3 +279,27 @@ def test_planted_torchscript_archive(tmp_path, marker):
                            'named builtins.exec '):
             load(path)
     assert not ran(marker, 'exec')
+
+
+def test_results_dump_is_read_as_data(tmp_path, marker, capsys):
+    """``tools/analysis/toy_accuracy.py`` reads the pickle ``tools/test.py
+    --dump`` writes (MMEngine's DumpResults) as data: results load, a plant
+    is refused."""
+    from mmengine.evaluator import DumpResults
+
+    def dump(path, extra):
+        metric = DumpResults(out_file_path=path)
+        metric.process(None, [dict(pred_score=torch.eye(8)[i],
+                                   gt_label=torch.tensor(i), **extra)
+                              for i in range(8)])
+        metric.compute_metrics(metric.results)
+        return path
+
+    tool = load_tool('analysis/toy_accuracy.py')
+    tool.main([dump(str(tmp_path / 'preds.pkl'), {})])
+    assert 'top-1 100.0%' in capsys.readouterr().out
+    evil = dump(str(tmp_path / 'evil.pkl'), dict(x=Exec(marker)))
+    with pytest.raises(pickle.UnpicklingError, match=f'{evil}: refused to '
+                       'unpickle: Unsupported global: GLOBAL exec'):
+        tool.main([evil])
+    assert not ran(marker, 'exec')

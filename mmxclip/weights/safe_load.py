@@ -12,6 +12,9 @@ unpickler creates only what an allowlist names):
 * **inert** (:mod:`mmxclip.weights.inert`, for reading weights): the same,
   plus every other object the file names is built as inert data instead.
 
+Plain pickles (results dumped by ``tools/test.py --dump``) are read with the
+strict policy too (:func:`load_pickle`).
+
 Both name the file in every error: refused objects (one formatter,
 :func:`refusal_message`), empty, truncated or damaged files
 (:func:`unreadable_message`). The environment variable
@@ -19,6 +22,7 @@ Both name the file in every error: refused objects (one formatter,
 passes ``weights_only=True`` explicitly.
 """
 import contextlib
+import io
 import os
 import os.path as osp
 import pickle
@@ -254,3 +258,26 @@ def load_from_http(filename: str,
         if rank > 0:
             checkpoint = load()
     return checkpoint
+
+
+def _storage_from_bytes(data: bytes) -> Any:
+    """What plain pickle writes for a tensor's storage
+    (``torch.storage._load_from_bytes``, which would ``torch.load`` the
+    bytes with ``weights_only=False``), read weights-only."""
+    return torch.load(io.BytesIO(data), weights_only=True)
+
+
+def load_pickle(path: str) -> Any:
+    """A plain pickle file, such as the results ``tools/test.py --dump``
+    writes (MMEngine's ``DumpResults``), with the strict policy.
+
+    Raises:
+        pickle.UnpicklingError: An object the strict policy refuses.
+        ValueError: An empty or damaged file.
+    """
+    from torch import _weights_only_unpickler as unpickler
+    allowed = mmengine_safe_globals() + [
+        (_storage_from_bytes, 'torch.storage._load_from_bytes')]
+    with named_errors(path, EXPECTED, 'a pickle (tools/test.py --dump)'), \
+            torch.serialization.safe_globals(allowed), open(path, 'rb') as f:
+        return unpickler.load(f, encoding='ASCII')
