@@ -7,6 +7,7 @@ The file and the logits come from ``tests/fixtures/make_official_fixture.py``
 (run with the official code).
 """
 import importlib.util
+import pickle
 
 import pytest
 import torch
@@ -74,6 +75,18 @@ def test_convert_weights_gives_official_logits(tmp_path):
     model = init_xclip(out)
     assert model.cls_head.class_names == NAMES
     assert_official_logits(model)
+
+
+def test_mmengine_loading_still_refuses_it():
+    """``load_from`` / ``--resume`` keep MMEngine's strict allowlist: the
+    file and the global are named, and where its weights can be read."""
+    with pytest.raises(pickle.UnpicklingError) as info:
+        CheckpointLoader.load_checkpoint(OFFICIAL)
+    assert str(info.value).startswith(
+        f'{OFFICIAL}: refused to unpickle: Unsupported global: GLOBAL '
+        'yacs.config.CfgNode was not an allowed global by default;')
+    assert 'use clip://FILE, init_xclip or tools/convert_weights.py' in str(
+        info.value)
 
 
 def test_message_keys_missing_is_an_error(tmp_path):

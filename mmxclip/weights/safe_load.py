@@ -39,7 +39,10 @@ _REFUSALS = ('GLOBAL', 'reduce for', 'Can only', 'persistent_load',
              'getattr(')
 EXPECTED = ('expected an MMEngine checkpoint or weights holding only '
             "tensors, containers, numpy arrays and MMEngine's HistoryBuffer"
-            '; mmxclip never runs code from checkpoint files')
+            '; mmxclip never runs code from checkpoint files. For the '
+            'weights of other files (official X-CLIP training checkpoints'
+            '...) use clip://FILE, init_xclip or tools/convert_weights.py, '
+            'which read other objects as inert data')
 
 
 def _restricted_getattr(obj: Any, name: str) -> Any:
@@ -59,7 +62,7 @@ def _restricted_getattr(obj: Any, name: str) -> Any:
         return getattr(obj, name)
     raise pickle.UnpicklingError(
         f'checkpoint asks for getattr({obj!r}, {name!r}); only HistoryBuffer '
-        'statistics and numpy dtype classes are allowed')
+        'statistics and numpy dtype classes are allowed.')
 
 
 def mmengine_safe_globals() -> list:
@@ -88,19 +91,15 @@ def refusal_reason(error: BaseException) -> Optional[str]:
     """What torch's weights-only unpickler refused, or None if ``error`` is
     not a refusal (a damaged file, or not a pickle).
 
-    Its message starts with boilerplate and ends with advice to allowlist
-    the object, which is wrong for a file from a stranger; the sentence in
-    between names the object.
+    Its message wraps one sentence that names the object in boilerplate and
+    in advice to allowlist it (wrong for a file from a stranger).
     """
-    text = str(error)
-    if 'WeightsUnpickler error:' in text:
-        text = text.split('WeightsUnpickler error:', 1)[1]
-    text = ' '.join(text.split())
-    for advice in (' Please use', ' Check the recommended'):
-        text = text.split(advice, 1)[0]
-    if not any(marker in text for marker in _REFUSALS):
-        return None
-    return text.rstrip('.')
+    text = ' '.join(str(error).split())
+    text = text.split('WeightsUnpickler error:', 1)[-1]
+    for sentence in text.split('. '):
+        if any(marker in sentence for marker in _REFUSALS):
+            return sentence.strip().rstrip('.')
+    return None
 
 
 def refusal_message(source: str, reason: str, expected: str) -> str:
@@ -115,10 +114,11 @@ def unreadable_message(source: str, error: BaseException,
         what = 'the file is empty (0 bytes)'
     else:
         # torch's first sentence says what failed; the rest is advice.
-        reason = ' '.join(str(error).split()).split('. ')[0]
+        reason = ' '.join(str(error).split()).split('. ')[0] or (
+            'the data ends early' if isinstance(error, EOFError) else
+            'no details')
         what = (f'not a complete PyTorch file ({type(error).__name__}: '
-                f'{reason[:200] or "no details"}); it may be truncated or '
-                'damaged')
+                f'{reason[:200]}); it may be truncated or damaged')
     return f'{source}: {what}; expected {kinds}'
 
 
