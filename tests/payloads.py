@@ -49,6 +49,17 @@ class System(Exec):
         return (os.system, (f'echo pwned > {self.marker}', ))
 
 
+class SetState:
+    """An instance whose ``__setstate__`` runs code: pickled as ``NEWOBJ``
+    of its class, then ``BUILD`` with its state."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __setstate__(self, state):
+        exec(_python(state['marker']))
+
+
 class _Import:
     """``__import__('os')``."""
 
@@ -100,7 +111,8 @@ class CallChain(Exec):
 
 
 PAYLOADS = dict(exec=Exec, eval=Eval, popen=Popen, system=System,
-                getattr_chain=ImportChain, call_chain=CallChain)
+                getattr_chain=ImportChain, call_chain=CallChain,
+                setstate=SetState)
 # What torch's unpickler refuses whatever the allowlist (os, posix, sys):
 # through the weight readers, these are refused; the others become inert.
 REFUSED_EVEN_INERT = dict(
@@ -112,7 +124,8 @@ FIRST_GLOBAL = dict(exec='GLOBAL exec', eval='GLOBAL eval',
                     popen='Popen was not an allowed global',
                     system='GLOBAL posix.system',
                     getattr_chain='GLOBAL __import__',
-                    call_chain='GLOBAL eval')
+                    call_chain='GLOBAL eval',
+                    setstate='GLOBAL payloads.SetState')
 
 
 def ran(marker: str, kind: str) -> bool:

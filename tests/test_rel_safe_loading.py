@@ -2,7 +2,8 @@
 
 Payloads (``exec``, ``eval``, ``subprocess.Popen``, ``os.system``, a
 ``getattr(__import__('os'), 'system')`` chain, a call of what ``eval``
-returned; see ``tests/payloads.py``)
+returned, an object whose ``__setstate__`` runs code; see
+``tests/payloads.py``)
 would write a marker file when unpickled as themselves. They are planted in
 an MMEngine checkpoint and fed to MMEngine's loaders (local, ``http://`` on
 a localhost server, ``torchvision://``, ``open-mmlab://``), which refuse them

@@ -95,6 +95,12 @@ def _assert_features(backbone, head, source, image=32):
     assert rel_err(txt, ref_txt) <= 1e-5
     assert head.logit_scale.item() == pytest.approx(
         source.logit_scale.item())
+    # ...so CLIP's logits: open_clip's forward vs the same from ours.
+    with torch.no_grad():
+        ref_img, ref_txt, ref_scale = source(frames, tokens)
+    ref = ref_scale * ref_img @ ref_txt.t()
+    img, txt = (torch.nn.functional.normalize(f, dim=-1) for f in (img, txt))
+    assert rel_err(head.logit_scale.exp() * img @ txt.t(), ref) <= 1e-5
 
 
 def test_openai_torchscript_archive(tmp_path):
