@@ -26,6 +26,7 @@ import io
 import os
 import os.path as osp
 import pickle
+import struct
 from typing import Any, Iterator, Optional
 
 import numpy as np
@@ -117,8 +118,10 @@ def unreadable_message(source: str, error: BaseException,
         reason = ' '.join(str(error).split()).split('. ')[0] or (
             'the data ends early' if isinstance(error, EOFError) else
             'no details')
-        what = (f'not a complete PyTorch file ({type(error).__name__}: '
-                f'{reason[:200]}); it may be truncated or damaged')
+        kind = ('struct.error' if isinstance(error, struct.error) else
+                type(error).__name__)
+        what = (f'not a complete PyTorch file ({kind}: {reason[:200]}); it '
+                'may be truncated or damaged')
     return f'{source}: {what}; expected {kinds}'
 
 
@@ -139,8 +142,11 @@ def named_errors(source: str,
     """
     try:
         yield
-    except (pickle.UnpicklingError, EOFError, RuntimeError,
-            ValueError) as err:
+    except OSError:
+        raise
+    # A damaged pickle fails wherever the bytes run out or stop making
+    # sense: EOFError, struct.error, KeyError (memo), IndexError (stack)...
+    except Exception as err:
         reason = refusal_reason(err)
         if reason is not None:
             raise pickle.UnpicklingError(
