@@ -304,3 +304,18 @@ def test_results_dump_is_read_as_data(tmp_path, marker, capsys):
                        'unpickle: Unsupported global: GLOBAL exec'):
         tool.main([evil])
     assert not ran(marker, 'exec')
+
+
+def test_model_config_in_checkpoint_must_be_data(tmp_path, marker):
+    """``meta['model_cfg']`` holding anything but plain data (here what a
+    planted call became) is refused, not built."""
+    weights = read_weights(OFFICIAL)
+    cfg = weights.model_config(NAMES)
+    cfg['backbone']['init_cfg'] = Exec(marker)
+    path = str(tmp_path / 'converted.pth')
+    torch.save(dict(state_dict=weights.state_dict,
+                    meta=dict(model_cfg=cfg, class_names=NAMES)), path)
+    with pytest.raises(ValueError, match=f"{path}: meta\\['model_cfg'\\] is a "
+                       'dict that is not plain data'):
+        init_xclip(path)
+    assert not ran(marker, 'exec')
