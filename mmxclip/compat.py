@@ -19,19 +19,16 @@ Each fix is a no-op where its problem is absent, and each has a test in
    local loader does not say otherwise, so ``--resume``, ``load_from`` and
    ``tools/test.py`` fail on MMEngine's own checkpoints (``Unsupported
    global: ...HistoryBuffer``). :func:`register_safe_local_loader`
-   re-registers MMEngine's local ``CheckpointLoader`` scheme with a loader
-   that decides deliberately: ``weights_only=True`` always, plus an
-   allowlist of exactly the types MMEngine itself writes into a checkpoint
-   (its ``HistoryBuffer``, numpy arrays, dtypes and scalars). ``getattr``,
-   which those pickles use, is allowlisted only as a wrapper that resolves
-   ``HistoryBuffer``'s statistics methods and numpy's dtype classes. Nothing else can be
-   unpickled, so a planted payload is refused instead of run; the
-   environment variable ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD`` is deliberately
-   not used. MMEngine's ``http(s)://`` loader (also behind ``torchvision://``,
-   ``open-mmlab://`` and ``mmcls://``) goes through
-   ``torch.hub.load_state_dict_from_url``, whose ``weights_only`` defaults to
-   False, so a downloaded file could run code: it is replaced the same way
-   (:func:`load_from_http`).
+   re-registers MMEngine's local ``CheckpointLoader`` scheme with the strict
+   loader of :mod:`mmxclip.weights.safe_load`: ``weights_only=True`` always,
+   plus an allowlist of exactly the types MMEngine itself writes into a
+   checkpoint (its ``HistoryBuffer``, numpy arrays, dtypes and scalars, a
+   ``getattr`` that resolves only those). Nothing else can be unpickled, so
+   a planted payload is refused instead of run. MMEngine's ``http(s)://``
+   loader (also behind ``torchvision://``, ``open-mmlab://`` and
+   ``mmcls://``) goes through ``torch.hub.load_state_dict_from_url``, whose
+   ``weights_only`` defaults to False, so a downloaded file could run code:
+   it is replaced the same way.
 4. **numpy 2 makes mmaction's ``ColorJitter.adjust_hue`` raise**
    ``OverflowError`` whenever the hue offset is negative (``uint8 + negative
    python int``). :func:`patch_color_jitter_hue` replaces it with the same
@@ -55,12 +52,11 @@ Each fix is a no-op where its problem is absent, and each has a test in
 setuptools >= 82); mmxclip's configs therefore inherit only from their own
 ``configs/_base_`` by relative path, so no fix is needed for it.
 """
-import contextlib
 import importlib.abc
 import importlib.machinery
 import sys
 import types
-from typing import Any, Dict, Iterator, Optional
+from typing import Any, Dict
 
 import numpy as np
 import torch
@@ -129,141 +125,16 @@ def disable_broken_multimodal() -> bool:
     return True
 
 
-def _restricted_getattr(obj: Any, name: str) -> Any:
-    """``getattr`` limited to what MMEngine's checkpoints reference.
-
-    MMEngine pickles a ``HistoryBuffer``'s statistics methods as
-    ``getattr(HistoryBuffer, 'mean')``, and numpy 2 pickles dtype classes as
-    ``getattr(numpy.dtypes, 'Float64DType')``. Any other ``getattr`` in a
-    checkpoint is refused: unrestricted, it would reach arbitrary code.
-    """
-    from mmengine.logging import HistoryBuffer
-    statistics = ('mean', 'max', 'min', 'current',
-                  *HistoryBuffer._statistics_methods)
-    if isinstance(name, str) and (
-            (obj is HistoryBuffer and name in statistics)
-            or (obj is np.dtypes and name.endswith('DType'))):
-        return getattr(obj, name)
-    raise ValueError(f'checkpoint asks for getattr({obj!r}, {name!r}); only '
-                     'HistoryBuffer statistics and numpy dtype classes are '
-                     'allowed')
-
-
-def mmengine_safe_globals() -> list:
-    """The types MMEngine writes into its own checkpoints, and nothing else."""
-    from mmengine.logging import HistoryBuffer
-    from mmengine.config import ConfigDict
-    safe = [
-        HistoryBuffer, ConfigDict, np.ndarray, np.dtype,
-        np.core.multiarray._reconstruct, np.core.multiarray.scalar,
-        (_restricted_getattr, 'builtins.getattr')
-    ]
-    safe += [getattr(np.dtypes, n) for n in dir(np.dtypes)
-             if n.endswith('DType')]
-    return safe
-
-
-def safe_torch_load(filename: Any,
-                    map_location: Any = None,
-                    extra_globals: Optional[list] = None) -> Any:
-    """``torch.load(weights_only=True)``, optionally with allowed types.
-
-    Args:
-        filename: Path or file object.
-        map_location: As for :func:`torch.load`.
-        extra_globals: Types allowed besides tensors and containers.
-
-    Returns:
-        The unpickled object.
-    """
-    with torch.serialization.safe_globals(extra_globals or []):
-        return torch.load(filename, map_location=map_location,
-                          weights_only=True)
-
-
-def load_from_local(filename: str, map_location: Any = None) -> Any:
-    """MMEngine's local-file loader, deciding ``weights_only`` deliberately.
-
-    Named as MMEngine's own loader, whose log line derives from the name.
-
-    Args:
-        filename: Local checkpoint path.
-        map_location: As for :func:`torch.load`.
-
-    Returns:
-        The checkpoint.
-    """
-    import os.path as osp
-    filename = osp.expanduser(filename)
-    if not osp.isfile(filename):
-        raise FileNotFoundError(f'{filename} can not be found.')
-    with _name_refusal(filename):
-        return safe_torch_load(filename, map_location,
-                               mmengine_safe_globals())
-
-
-@contextlib.contextmanager
-def _name_refusal(source: str) -> Iterator[None]:
-    """Re-raise torch's refusal to unpickle with the file and the reason."""
-    import pickle
-    try:
-        yield
-    except pickle.UnpicklingError as err:
-        reason = [line.strip() for line in str(err).splitlines()
-                  if 'WeightsUnpickler error' in line]
-        raise pickle.UnpicklingError(
-            f'{source}: refused to unpickle ('
-            f'{reason[0] if reason else err}); expected an MMEngine '
-            'checkpoint or weights holding only tensors, containers, numpy '
-            "arrays and MMEngine's HistoryBuffer. mmxclip never runs code "
-            'from checkpoint files') from err
-
-
-def load_from_http(filename: str,
-                   map_location: Any = None,
-                   model_dir: Optional[str] = None,
-                   progress: bool = False) -> Any:
-    """MMEngine's ``http(s)://`` loader with ``weights_only=True``.
-
-    Named as MMEngine's own loader, whose log line derives from the name.
-    Like MMEngine's, rank 0 downloads first and the others wait.
-
-    Args:
-        filename: URL of the checkpoint.
-        map_location: As for :func:`torch.load`.
-        model_dir: Download folder (torch hub's by default).
-        progress: Whether to show a download progress bar.
-
-    Returns:
-        The checkpoint.
-    """
-    from mmengine.dist import barrier, get_dist_info
-
-    def load() -> Any:
-        with _name_refusal(filename), \
-                torch.serialization.safe_globals(mmengine_safe_globals()):
-            return torch.hub.load_state_dict_from_url(
-                filename, model_dir=model_dir, map_location=map_location,
-                progress=progress, weights_only=True)
-
-    rank, world_size = get_dist_info()
-    if rank == 0:
-        checkpoint = load()
-    if world_size > 1:
-        barrier()
-        if rank > 0:
-            checkpoint = load()
-    return checkpoint
-
-
 def register_safe_local_loader() -> None:
     """Make MMEngine's local and ``http(s)://`` schemes load safely.
 
-    The local scheme uses :func:`load_from_local`; ``http(s)://`` and the
-    model-zoo schemes built on MMEngine's ``load_from_http`` use
-    :func:`load_from_http`.
+    The local scheme uses :func:`mmxclip.weights.safe_load.load_from_local`;
+    ``http(s)://`` and the model-zoo schemes built on MMEngine's
+    ``load_from_http`` use :func:`mmxclip.weights.safe_load.load_from_http`.
     """
     from mmengine.runner import checkpoint
+
+    from mmxclip.weights.safe_load import load_from_http, load_from_local
     checkpoint.CheckpointLoader.register_scheme(
         prefixes='', loader=load_from_local, force=True)
     checkpoint.CheckpointLoader.register_scheme(

@@ -57,3 +57,21 @@ class PoisonParamHook(Hook):
             model = runner.model
             model = getattr(model, 'module', model)
             model.cls_head.logit_scale.data.fill_(float('inf'))
+
+
+@HOOKS.register_module()
+class HoldHook(Hook):
+    """Before training, write ``WORK_DIR/holding`` and wait until
+    ``WORK_DIR/release`` exists (at most ``timeout`` seconds): a live run
+    that holds its work dir for as long as a test needs."""
+
+    def __init__(self, timeout: float = 120) -> None:
+        self.timeout = timeout
+
+    def before_train(self, runner) -> None:
+        import time
+        open(osp.join(runner.work_dir, 'holding'), 'w').close()
+        release = osp.join(runner.work_dir, 'release')
+        deadline = time.time() + self.timeout
+        while not osp.exists(release) and time.time() < deadline:
+            time.sleep(0.1)

@@ -1,4 +1,5 @@
 """Generated inputs shared by the reliability tests (tests/test_rel_*.py)."""
+import logging
 import os
 import os.path as osp
 import subprocess
@@ -66,5 +67,23 @@ def run_tool(args: Sequence[str], env: Optional[Dict[str, str]] = None,
                           text=True, timeout=timeout)
 
 
-__all__ = ['ROOT', 'PYTHON', 'make_toy_dataset', 'random_video',
-           'toy_config', 'run_tool', 'write_video']
+class LoggedMessages(logging.Handler):
+    """``with LoggedMessages() as messages``: what MMEngine's current
+    logger logs inside the block."""
+
+    def __enter__(self):
+        from mmengine.logging import MMLogger
+        self.messages = []
+        MMLogger.get_current_instance().addHandler(self)
+        return self.messages
+
+    def __exit__(self, *exc):
+        from mmengine.logging import MMLogger
+        MMLogger.get_current_instance().removeHandler(self)
+
+    def emit(self, record):
+        self.messages.append(record.getMessage())
+
+
+__all__ = ['ROOT', 'PYTHON', 'LoggedMessages', 'make_toy_dataset',
+           'random_video', 'toy_config', 'run_tool', 'write_video']

@@ -22,7 +22,7 @@ from mmengine.registry import init_default_scope
 from mmengine.runner.checkpoint import save_checkpoint
 from reliability_utils import PYTHON, make_toy_dataset, run_tool, toy_config
 
-from mmxclip.compat import load_from_local
+from mmxclip.weights import load_from_local
 
 
 def _free_port() -> int:

@@ -14,7 +14,7 @@ from mmengine.runner import Runner
 from mmengine.runner.checkpoint import save_checkpoint
 from reliability_utils import make_toy_dataset, run_tool, toy_config
 
-from mmxclip.compat import load_from_local
+from mmxclip.weights import load_from_local
 from mmxclip.engine import atomic_io
 
 # 16 training videos, batch 4: 4 iterations per epoch, 2 epochs.

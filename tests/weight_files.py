@@ -10,6 +10,12 @@ from hf_reference import (hf_logits, random_hf_model, random_videos,
                           tiny_hf_config)
 from mmxclip.weights import hf_to_official
 
+# What the official X-CLIP training code wrote (tests/fixtures/
+# make_official_fixture.py), and its model's logits on a saved input.
+OFFICIAL = osp.join(osp.dirname(osp.abspath(__file__)), 'fixtures',
+                    'official', 'ckpt_epoch_0.pth')
+REFERENCE = osp.join(osp.dirname(OFFICIAL), 'reference.pt')
+
 # Tiny X-CLIP whose head counts follow the official rule (width / 64), so
 # an official-layout file (which stores no head counts) rebuilds it.
 OFFICIAL_RULE = dict(width=128, embed=64, text_width=64)
@@ -86,6 +92,29 @@ def write_video(path: str, frames: int = 16, size: int = 48,
 
 def rel_err(a, b):
     return ((a - b).abs().max() / b.abs().max()).item()
+
+
+def official_logits(model, dtype=torch.float32):
+    """Logits (B, K) of an XCLIPRecognizer and of the official model on the
+    fixture's videos; the head gets the fixture's class tokens (its
+    vocabulary is tiny)."""
+    ref = torch.load(REFERENCE, weights_only=True)
+    model = copy.deepcopy(model).to(dtype)
+    model.cls_head.class_tokens = ref['tokens']
+    videos = ref['videos'].to(dtype).transpose(1, 2).unsqueeze(1)
+    key = 'logits' if dtype == torch.float32 else 'logits_float64'
+    return xclip_logits(model, videos), ref[key].to(dtype)
+
+
+def assert_official_logits(model):
+    """float32 <= 1e-5 and float64 <= 1e-10 relative to the official
+    model's logits."""
+    for dtype, tol in ((torch.float32, 1e-5), (torch.float64, 1e-10)):
+        ours, ref = official_logits(model, dtype)
+        assert ref.std() > 0.1
+        err = rel_err(ours, ref)
+        print(f'{dtype} max|d|/max|ref| = {err:.3g}')
+        assert err <= tol
 
 
 def xclip_logits(model, inputs):

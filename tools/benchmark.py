@@ -63,7 +63,8 @@ from mmaction.registry import MODELS
 from mmaction.structures import ActionDataSample
 from mmaction.utils import register_all_modules
 from mmxclip.models.heads import tokenize
-from mmxclip.weights import hf_to_mmxclip, infer_model_config
+from mmxclip.weights import (hf_to_mmxclip, infer_model_config,
+                             resolve_hf_config)
 
 register_all_modules(init_default_scope=True)
 
@@ -161,8 +162,9 @@ def build_pair(spec: ModelSpec, frames: int, names: Sequence[str],
     cfg._attn_implementation = 'sdpa'
     hf = XCLIPModel(cfg).eval()
     sd = hf_to_mmxclip(hf.state_dict())
-    mmx = MODELS.build(infer_model_config(sd, list(names),
-                                          hf_config=cfg.to_dict()))
+    mmx = MODELS.build(infer_model_config(
+        sd, list(names), hf_config=resolve_hf_config(cfg.to_dict(),
+                                                     'XCLIPConfig')))
     mmx.load_state_dict(sd)
     mmx.eval().to(device)
     return mmx, (hf.to(device) if with_hf else None)

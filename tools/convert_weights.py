@@ -23,7 +23,7 @@ from mmengine.runner.checkpoint import save_checkpoint
 
 from mmxclip.apis import K400_LABEL_MAP, load_weights, test_pipeline
 from mmxclip.models.heads import load_class_names
-from mmxclip.weights import SRC_FORMATS, infer_model_config, read_weights
+from mmxclip.weights import SRC_FORMATS, read_weights
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -38,8 +38,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         f'to and the checkpoint stores when it exists; default '
         f'{K400_LABEL_MAP}')
     parser.add_argument('--gelu', action='store_true',
-                        help='CLIP sources trained with nn.GELU (open_clip '
-                        'LAION / DataComp), not QuickGELU')
+                        help='CLIP state dicts trained with nn.GELU '
+                        '(open_clip LAION / DataComp), not QuickGELU; files '
+                        'that say their activation (OpenAI, official, HF) '
+                        'need none')
     parser.add_argument('--num-clips', type=int, default=4,
                         help='test clips per video (published: 4)')
     parser.add_argument('--num-crops', type=int, default=3, choices=(1, 3),
@@ -85,15 +87,15 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     weights = read_weights(args.input, args.src_format)
     names = (load_class_names(args.class_names)
              if osp.isfile(args.class_names) else None)
+    # Any class name will do to build; the config keeps the file's path.
+    model_cfg = weights.model_config(names or ['placeholder'],
+                                     quick_gelu=False if args.gelu else None)
     meta = dict(source=osp.abspath(args.input), src_format=args.src_format,
                 format=weights.format, class_names=names,
-                quick_gelu=not args.gelu)
+                quick_gelu=model_cfg['backbone']['quick_gelu'])
     if weights.is_xclip:
-        # Build and load once (any class name will do): proves the
-        # conversion fits before anything is written.
-        model_cfg = infer_model_config(
-            weights.state_dict, names or ['placeholder'],
-            hf_config=weights.hf_config, quick_gelu=not args.gelu)
+        # Build and load once: proves the conversion fits before anything
+        # is written.
         load_weights(MODELS.build(model_cfg), weights)
         model_cfg['cls_head']['class_names'] = args.class_names
         meta['model_cfg'] = model_cfg

@@ -3,6 +3,9 @@
 # these configs too), hooks, logging and seeding.
 default_scope = 'mmaction'
 custom_imports = dict(imports=['mmxclip'], allow_failed_imports=False)
+# MMEngine's Runner that refuses a work dir another live run holds (a lock
+# with the holder's PID) and resumes past a damaged latest checkpoint.
+runner_type = 'SafeRunner'
 
 default_hooks = dict(
     runtime_info=dict(type='RuntimeInfoHook'),

@@ -15,8 +15,8 @@ from mmengine.logging import MMLogger
 from mmengine.registry import init_default_scope
 from torch import nn
 
-from ..weights import (XCLIP_ONLY, Weights, check_state_dict,
-                       infer_model_config, read_weights)
+from ..weights import (XCLIP_ONLY, ConfigTextError, Weights,
+                       check_state_dict, parse_config_text, read_weights)
 
 # Where MMAction2's Kinetics-400 configs (and configs/_base_) expect the
 # class names.
@@ -66,6 +66,46 @@ def test_pipeline(num_frames: int,
     ]
 
 
+def _plain(value: Any) -> bool:
+    """Whether ``value`` is plain data (what a config may hold)."""
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _plain(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return all(_plain(v) for v in value)
+    return value is None or isinstance(value, (str, int, float, bool))
+
+
+def _checkpoint_model_config(weights: Weights) -> Optional[Dict[str, Any]]:
+    """The model config an mmxclip checkpoint carries, as data.
+
+    ``meta['model_cfg']`` (``tools/convert_weights.py``) is a dict; the
+    training config MMEngine stores (``meta['cfg']``) is Python text, read
+    by :func:`parse_config_text`, which accepts only literal assignments.
+    Text it refuses is not used, which is logged, and the architecture is
+    inferred from the tensors instead.
+    """
+    meta = weights.meta
+    if 'model_cfg' in meta:
+        cfg = meta['model_cfg']
+        if not isinstance(cfg, dict) or not _plain(cfg):
+            raise ValueError(f"{weights.path}: meta['model_cfg'] is a "
+                             f'{type(cfg).__name__} that is not plain data; '
+                             'expected a model config dict')
+        return copy.deepcopy(cfg)
+    if not isinstance(meta.get('cfg'), str):
+        return None
+    try:
+        cfg = parse_config_text(meta['cfg'], f"{weights.path}: meta['cfg']")
+    except ConfigTextError as err:
+        MMLogger.get_current_instance().warning(
+            f'{err}. Its model config is not used; the architecture is '
+            'inferred from the tensors')
+        return None
+    if not isinstance(cfg.get('model'), dict):
+        return None
+    return cfg['model']
+
+
 def model_config(weights: Weights,
                  class_names: Union[None, str, Sequence[str]] = None
                  ) -> Dict[str, Any]:
@@ -73,7 +113,8 @@ def model_config(weights: Weights,
 
     An mmxclip checkpoint brings its own (``meta['model_cfg']`` from
     ``tools/convert_weights.py``, or the training config MMEngine stores in
-    ``meta['cfg']``); other formats are inferred from their tensors.
+    ``meta['cfg']``, read as data); other formats are inferred from their
+    tensors.
 
     Args:
         weights: What :func:`read_weights` returned.
@@ -83,24 +124,22 @@ def model_config(weights: Weights,
         dict: An :class:`XCLIPRecognizer` config.
 
     Raises:
-        ValueError: No class names anywhere.
+        ValueError: No class names anywhere, or a ``meta`` that is not data.
     """
     meta = weights.meta
-    if 'model_cfg' in meta:
-        cfg = copy.deepcopy(meta['model_cfg'])
-    elif isinstance(meta.get('cfg'), str):
-        cfg = Config.fromstring(meta['cfg'], '.py').model.to_dict()
-    else:
-        cfg = None
+    cfg = _checkpoint_model_config(weights)
     names = class_names or meta.get('class_names')
+    if names is not None and not (isinstance(names, str) or _plain(names)):
+        raise ValueError(f"{weights.path}: meta['class_names'] is not plain "
+                         'data; pass class_names')
     if cfg is None:
         if not names:
             raise ValueError(
                 f'{weights.path} ({weights.format}) carries no class names; '
                 'pass class_names (a list or a file, one name per line)')
-        return infer_model_config(
-            weights.state_dict, names, hf_config=weights.hf_config,
-            quick_gelu=meta.get('quick_gelu', True))
+        gelu = meta.get('quick_gelu')
+        return weights.model_config(
+            names, quick_gelu=gelu if isinstance(gelu, bool) else None)
     if names:
         cfg['cls_head']['class_names'] = list(names) if not isinstance(
             names, str) else names

@@ -2,13 +2,13 @@
 
 MMEngine 0.10.7 saves a checkpoint by serialising it into memory and handing
 the bytes to the file backend's ``put`` (``mmengine.runner.checkpoint.
-save_checkpoint``), and :class:`~mmengine.hooks.CheckpointHook` records the
-newest checkpoint with the backend's ``put_text`` (the ``last_checkpoint``
-file that ``--resume`` reads). The stock :class:`LocalBackend` opens the
-destination with ``'wb'`` and writes into it, so a crash (power loss,
-``SIGKILL``, full disk) while writing leaves a truncated file under the
-final name: a re-saved checkpoint is lost, and a truncated
-``last_checkpoint`` makes ``--resume`` start from scratch.
+save_checkpoint``). The stock :class:`LocalBackend` opens the destination
+with ``'wb'`` and writes into it, so a crash (power loss, ``SIGKILL``, full
+disk) while writing leaves a truncated file under the final name: a re-saved
+checkpoint is lost. :class:`~mmengine.hooks.CheckpointHook` records the
+newest checkpoint in ``last_checkpoint`` (what ``--resume`` reads) with a
+bare ``open(path, 'w')``, not through the backend: a crash there leaves it
+empty.
 
 :class:`AtomicLocalBackend` writes to a temporary file in the same folder,
 flushes and ``fsync``\\ s it, and renames it over the destination with
@@ -16,14 +16,19 @@ flushes and ``fsync``\\ s it, and renames it over the destination with
 folder. A reader sees either the old file or the complete new one. A crash
 can leave a stray ``.NAME.tmp-*`` file, never a corrupt ``NAME``.
 :func:`register_atomic_local_backend`, applied by ``import mmxclip``, makes
-it MMEngine's backend for local paths, which is the one place every
-checkpoint and ``last_checkpoint`` write goes through.
+it MMEngine's backend for local paths, which every checkpoint write goes
+through; :func:`atomic_open_in` makes the ``last_checkpoint`` write of
+:class:`mmxclip.engine.SafeCheckpointHook` atomic as well.
 """
+import builtins
+import contextlib
+import io
 import os
 import os.path as osp
 import tempfile
 from pathlib import Path
-from typing import Union
+from types import ModuleType
+from typing import Any, Iterator, Union
 
 from mmengine.fileio import LocalBackend, register_backend
 from mmengine.fileio import io as mmengine_io
@@ -38,6 +43,7 @@ def _default_file_mode() -> int:
 
 # mkstemp creates files with mode 0600; give them what open() would.
 _FILE_MODE = _default_file_mode()
+
 
 def atomic_write(data: bytes, filepath: Union[str, Path]) -> None:
     """Write ``data`` to ``filepath`` so that it is never seen half-written.
@@ -77,6 +83,60 @@ def _fsync_folder(folder: str) -> None:
         pass
     finally:
         os.close(fd)
+
+
+class _AtomicTextFile(io.StringIO):
+    """A text file for writing that appears complete or not at all: the
+    text is written with :func:`atomic_write` when the file is closed
+    without an error."""
+
+    def __init__(self, path: str, encoding: str) -> None:
+        super().__init__()
+        self._path, self._encoding = path, encoding
+
+    def __exit__(self, exc_type: Any, *exc: Any) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            super().close()
+
+    def close(self) -> None:
+        if not self.closed:
+            data = self.getvalue().encode(self._encoding)
+            super().close()
+            atomic_write(data, self._path)
+
+
+@contextlib.contextmanager
+def atomic_open_in(module: ModuleType, filepath: str) -> Iterator[None]:
+    """Within the block, ``open(filepath, 'w')`` called by code of
+    ``module`` writes atomically; every other ``open`` is unchanged.
+
+    For library code that writes a small file with a bare ``open`` (MMEngine's
+    ``last_checkpoint``), without copying the code around it.
+
+    Args:
+        module: The module whose global ``open`` is replaced meanwhile.
+        filepath: The one file made atomic.
+    """
+    target = osp.abspath(filepath)
+
+    def _open(file: Any, mode: str = 'r', *args: Any, **kwargs: Any) -> Any:
+        if mode in ('w', 'wt') and not isinstance(file, int) and \
+                osp.abspath(os.fspath(file)) == target:
+            return _AtomicTextFile(target, kwargs.get('encoding') or 'utf-8')
+        return builtins.open(file, mode, *args, **kwargs)
+
+    had = 'open' in vars(module)
+    previous = vars(module).get('open')
+    module.open = _open
+    try:
+        yield
+    finally:
+        if had:
+            module.open = previous
+        else:
+            del module.open
 
 
 class AtomicLocalBackend(LocalBackend):

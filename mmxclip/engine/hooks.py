@@ -1,7 +1,5 @@
 """Hooks that keep long training runs honest.
 
-* :class:`SafeCheckpointHook` is MMEngine's ``CheckpointHook`` that deletes
-  outdated checkpoints only after the new one is saved.
 * :class:`FiniteLossHook` stops at the first NaN/inf loss, naming the
   iteration and the loss key, before a checkpoint of the broken weights is
   written.
@@ -17,59 +15,17 @@
   validation from consuming training randomness.
 """
 import random
-from collections import deque
 from typing import Any, Callable, Dict, Iterator, List, Optional
 
 import numpy as np
 import torch
 from mmaction.registry import HOOKS
 from mmengine import dist
-from mmengine.hooks import CheckpointHook, Hook
+from mmengine.hooks import Hook
 from mmengine.logging import print_log
 from mmengine.runner import EpochBasedTrainLoop, IterBasedTrainLoop
 
 from ..datasets.video_dataset import SKIPPED_KEY
-
-
-@HOOKS.register_module()
-class SafeCheckpointHook(CheckpointHook):
-    """``CheckpointHook`` that never deletes the last good checkpoint first.
-
-    MMEngine 0.10.7 removes the oldest kept checkpoint *before* writing the
-    new one, so with ``max_keep_ckpts=1`` a crash while saving leaves no
-    checkpoint at all. This hook keeps one more during the save and removes
-    the outdated one after the new file is complete (written atomically by
-    :class:`mmxclip.engine.AtomicLocalBackend`). Arguments as for
-    ``CheckpointHook``.
-    """
-
-    def before_train(self, runner: Any) -> None:
-        """As ``CheckpointHook``, with room for the checkpoint being saved."""
-        super().before_train(runner)
-        if self.max_keep_ckpts > 0:
-            self.keep_ckpt_ids = deque(self.keep_ckpt_ids,
-                                       self.max_keep_ckpts + 1)
-
-    def _save_checkpoint_with_step(self, runner: Any, step: int,
-                                   meta: dict) -> None:
-        """Save first, then drop the checkpoints beyond ``max_keep_ckpts``."""
-        keep = self.max_keep_ckpts
-        if keep <= 0:
-            super()._save_checkpoint_with_step(runner, step, meta)
-            return
-        self.max_keep_ckpts = keep + 1
-        try:
-            super()._save_checkpoint_with_step(runner, step, meta)
-        finally:
-            self.max_keep_ckpts = keep
-        while len(self.keep_ckpt_ids) > keep:
-            old = self.file_backend.join_path(
-                self.out_dir, self.filename_tmpl.format(
-                    self.keep_ckpt_ids.popleft()))
-            if dist.is_main_process() and self.file_backend.isfile(old):
-                self.file_backend.remove(old)
-        runner.message_hub.update_info('keep_ckpt_ids',
-                                       list(self.keep_ckpt_ids))
 
 
 @HOOKS.register_module()
@@ -373,4 +329,3 @@ class ExactResumeHook(Hook):
                 "holds rank 0's generator state; not restoring it")
             return None
         return self._loaded
-

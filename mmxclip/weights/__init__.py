@@ -1,14 +1,21 @@
 """Weights in every format: detection, safe reading, conversion to mmxclip's
 names, architecture inference and the ``clip://`` checkpoint scheme."""
 from .arch import XCLIP_ONLY, check_state_dict, infer_model_config
+from .config_text import ConfigTextError, parse_config_text
 from .convert import (clip_to_mmxclip, hf_to_mmxclip, hf_to_official,
                       official_to_mmxclip, strip_prefix)
 from .formats import FORMATS, SRC_FORMATS, Weights, read_weights
-from .scheme import load_from_clip, register_clip_scheme
+from .hf_config import HFConfig, read_hf_config, resolve_hf_config
+from .inert import InertObject, load_inert
+from .safe_load import load_from_http, load_from_local
+from .scheme import load_from_clip, register_clip_scheme, resolve_quick_gelu
 
 __all__ = [
-    'FORMATS', 'SRC_FORMATS', 'Weights', 'XCLIP_ONLY', 'check_state_dict',
-    'clip_to_mmxclip', 'hf_to_mmxclip', 'hf_to_official',
-    'infer_model_config', 'load_from_clip', 'official_to_mmxclip',
-    'read_weights', 'register_clip_scheme', 'strip_prefix'
+    'FORMATS', 'SRC_FORMATS', 'ConfigTextError', 'HFConfig', 'InertObject',
+    'Weights', 'XCLIP_ONLY', 'check_state_dict', 'clip_to_mmxclip',
+    'hf_to_mmxclip', 'hf_to_official', 'infer_model_config', 'load_from_clip',
+    'load_from_http', 'load_from_local', 'load_inert', 'official_to_mmxclip',
+    'parse_config_text', 'read_hf_config', 'read_weights',
+    'register_clip_scheme', 'resolve_hf_config', 'resolve_quick_gelu',
+    'strip_prefix'
 ]

@@ -5,16 +5,18 @@ state dict in mmxclip's names, the way the official ``build_model`` reads
 CLIP's: width and patch from ``conv1``, resolution from the position grid,
 depth from the block indices, frames from the MIT position embedding. What
 tensors cannot tell (attention heads, the MLP activation) comes from a
-HuggingFace ``config.json`` when there is one, else from the official
-constructor's defaults (heads = width / 64, OpenAI's QuickGELU).
+HuggingFace ``config.json`` when there is one (read as transformers reads
+it, :mod:`mmxclip.weights.hf_config`), else from the official constructor's
+rules (heads = width / 64, OpenAI's QuickGELU).
 """
 import math
 import re
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from torch import nn
 
 from .convert import StateDict
+from .hf_config import HFConfig
 
 # Published X-CLIP input normalisation (ImageNet statistics, RGB).
 IMAGENET_MEAN = [123.675, 116.28, 103.53]
@@ -39,36 +41,50 @@ def _count(sd: StateDict, prefix: str) -> int:
     return max(indices) + 1 if indices else 0
 
 
-def _heads(width: int, hf_value: Optional[int]) -> int:
-    """HF's head count, else the official rule width / 64."""
-    return int(hf_value) if hf_value else max(width // 64, 1)
+def _heads(width: int) -> int:
+    """The official rule: one head per 64 channels."""
+    return max(width // 64, 1)
+
+
+def _check_hf(hf: HFConfig, found: Dict[Tuple[str, str], Tuple[int, str]]
+              ) -> None:
+    """Refuse a ``config.json`` that contradicts the tensors beside it (as
+    HF's own loading refuses weights of another size)."""
+    for (section, key), (value, tensor) in found.items():
+        if hf.get(section, key) != value:
+            raise ValueError(f'{hf.where(section, key)}, but the weights '
+                             f'have {value} ({tensor})')
 
 
 def infer_model_config(state_dict: StateDict,
                        class_names: Union[str, Sequence[str]],
-                       hf_config: Optional[Dict[str, Any]] = None,
+                       hf_config: Optional[HFConfig] = None,
                        num_frames: int = 8,
-                       quick_gelu: bool = True) -> Dict[str, Any]:
+                       quick_gelu: bool = True,
+                       use_message: Optional[bool] = None) -> Dict[str, Any]:
     """An :class:`XCLIPRecognizer` config that fits ``state_dict``.
 
     Args:
         state_dict: mmxclip keys; X-CLIP or CLIP-only (backbone and text).
         class_names: Names or a label-map file for the head.
-        hf_config: HuggingFace ``config.json`` (heads and activation).
+        hf_config: A resolved HuggingFace ``config.json``: heads and
+            activations from it, and every size it states checked against
+            the tensors.
         num_frames: Frames T when the weights have no MIT (CLIP only).
         quick_gelu: Activation when no ``hf_config`` says; OpenAI CLIP and
             X-CLIP use QuickGELU, open_clip's LAION/DataComp runs GELU.
+        use_message: Build message attention; None: when the weights have
+            it, or have no MIT (CLIP weights, message tokens at their init).
+            Formats whose model always has it pass True, so that missing
+            message keys are an error, not an ablation.
 
     Returns:
         dict: Model config (backbone, neck, cls_head, data_preprocessor).
 
     Raises:
         KeyError: A tensor the architecture is read from is missing.
+        ValueError: ``hf_config`` contradicts the tensors.
     """
-    vision = (hf_config or {}).get('vision_config', {})
-    text = (hf_config or {}).get('text_config', {})
-    if hf_config:
-        quick_gelu = vision.get('hidden_act', 'quick_gelu') == 'quick_gelu'
     conv = _get(state_dict, 'backbone.conv1.weight')  # (D, 3, p, p)
     width, patch = conv.shape[0], conv.shape[-1]
     grid = math.isqrt(_get(state_dict, 'backbone.positional_embedding')
@@ -76,32 +92,61 @@ def infer_model_config(state_dict: StateDict,
     embed = _get(state_dict, 'backbone.proj').shape[1]  # (D, E)
     t = 'cls_head.text_encoder.'
     vocab, text_width = _get(state_dict, t + 'token_embedding.weight').shape
+    context = _get(state_dict, t + 'positional_embedding').shape[0]
     mit_pos = state_dict.get('neck.positional_embedding')  # (1, T, E)
+    layers = _count(state_dict, 'backbone.transformer.resblocks.')
+    text_layers = _count(state_dict, t + 'transformer.resblocks.')
+    mit_layers = _count(state_dict, 'neck.resblocks.')
+    prompt_layers = _count(state_dict, 'cls_head.prompts_generator.decoder.')
+    heads = dict(vision=_heads(width), text=_heads(text_width),
+                 mit=_heads(embed), prompt=_heads(embed))
+    text_quick_gelu = quick_gelu
+    if hf_config is not None:
+        v, txt = 'vision_config', 'text_config'
+        found = {(v, 'hidden_size'): (width, 'backbone.conv1.weight'),
+                 (v, 'patch_size'): (patch, 'backbone.conv1.weight'),
+                 (v, 'image_size'): (grid * patch,
+                                     'backbone.positional_embedding'),
+                 (v, 'num_hidden_layers'): (layers, 'backbone.transformer'),
+                 ('', 'projection_dim'): (embed, 'backbone.proj'),
+                 (txt, 'hidden_size'): (text_width, t + 'token_embedding'),
+                 (txt, 'vocab_size'): (vocab, t + 'token_embedding'),
+                 (txt, 'max_position_embeddings'): (
+                     context, t + 'positional_embedding'),
+                 (txt, 'num_hidden_layers'): (text_layers,
+                                              t + 'transformer')}
+        if mit_pos is not None:
+            found.update({
+                (v, 'num_frames'): (mit_pos.shape[1],
+                                    'neck.positional_embedding'),
+                (v, 'mit_hidden_size'): (mit_pos.shape[2],
+                                         'neck.positional_embedding'),
+                (v, 'mit_num_hidden_layers'): (mit_layers, 'neck.resblocks'),
+                ('', 'prompt_layers'): (prompt_layers,
+                                        'cls_head.prompts_generator')})
+        _check_hf(hf_config, found)
+        heads = dict(vision=hf_config.vision['num_attention_heads'],
+                     text=hf_config.text['num_attention_heads'],
+                     mit=hf_config.vision['mit_num_attention_heads'],
+                     prompt=hf_config.top['prompt_num_attention_heads'])
+        # HF's vision act drives its MIT too, so it is QuickGELU (checked).
+        quick_gelu = True
+        text_quick_gelu = hf_config.text['hidden_act'] == 'quick_gelu'
+    if use_message is None:
+        use_message = mit_pos is None or any('.message_' in k
+                                             for k in state_dict)
     backbone = dict(
         type='CCTViT', input_resolution=grid * patch, patch_size=patch,
-        width=width, layers=_count(state_dict, 'backbone.transformer.'
-                                   'resblocks.'),
-        heads=_heads(width, vision.get('num_attention_heads')),
-        output_dim=embed, quick_gelu=quick_gelu,
-        # CLIP weights: X-CLIP's message tokens, at their random init.
-        use_message=mit_pos is None
-        or any('.message_' in k for k in state_dict))
+        width=width, layers=layers, heads=heads['vision'], output_dim=embed,
+        quick_gelu=quick_gelu, use_message=use_message)
     neck = dict(
         type='MITNeck',
         num_frames=mit_pos.shape[1] if mit_pos is not None else num_frames,
-        embed_dim=embed,
-        layers=_count(state_dict, 'neck.resblocks.') or 1,
-        heads=_heads(embed, vision.get('mit_num_attention_heads')))
+        embed_dim=embed, layers=mit_layers or 1, heads=heads['mit'])
     text_cfg = dict(
-        context_length=_get(state_dict, t + 'positional_embedding').shape[0],
-        vocab_size=vocab, width=text_width,
-        layers=_count(state_dict, t + 'transformer.resblocks.'),
-        heads=_heads(text_width, text.get('num_attention_heads')),
-        quick_gelu=quick_gelu)
-    prompt_cfg = dict(
-        layers=_count(state_dict, 'cls_head.prompts_generator.decoder.') or 2,
-        heads=_heads(embed, (hf_config or {}).get(
-            'prompt_num_attention_heads')))
+        context_length=context, vocab_size=vocab, width=text_width,
+        layers=text_layers, heads=heads['text'], quick_gelu=text_quick_gelu)
+    prompt_cfg = dict(layers=prompt_layers or 2, heads=heads['prompt'])
     return dict(
         type='XCLIPRecognizer',
         backbone=backbone,

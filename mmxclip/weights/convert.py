@@ -59,7 +59,6 @@ _HF_TRANSPOSED = {
     'visual_projection.weight': 'visual.proj',
     'text_projection.weight': 'text_projection',
 }
-_HF_IGNORED = re.compile(r'(^|\.)position_ids$')
 _QKV = re.compile(r'^(.*)\.(self_attn|message_attn)\.q_proj\.(weight|bias)$')
 
 
@@ -78,7 +77,7 @@ def hf_to_official(state_dict: StateDict) -> StateDict:
     Raises:
         KeyError: A q projection without its k or v partner.
     """
-    sd = {k: v for k, v in state_dict.items() if not _HF_IGNORED.search(k)}
+    sd = {k: v for k, v in state_dict.items() if not is_non_parameter(k)}
     out: StateDict = {}
     for key in list(sd):
         match = _QKV.match(key)
@@ -175,10 +174,17 @@ def hf_to_mmxclip(state_dict: StateDict) -> StateDict:
     return official_to_mmxclip(hf_to_official(state_dict))
 
 
-# OpenAI's TorchScript archives carry these ints beside the tensors.
-_CLIP_NON_PARAMETERS = ('input_resolution', 'context_length', 'vocab_size')
-# Causal masks that older open_clip / OpenAI code stored as buffers.
-_CLIP_BUFFERS = re.compile(r'(^|\.)attn_mask$')
+# Entries that are not parameters: the ints OpenAI's TorchScript archives
+# carry beside the tensors, the causal masks older open_clip / OpenAI code
+# stored as buffers, HF's position ids.
+_NON_PARAMETERS = re.compile(
+    r'(^|\.)(input_resolution|context_length|vocab_size|attn_mask|'
+    r'position_ids)$')
+
+
+def is_non_parameter(key: str) -> bool:
+    """Whether ``key`` of a CLIP / HF state dict is not a parameter."""
+    return bool(_NON_PARAMETERS.search(key))
 
 
 def strip_prefix(state_dict: StateDict, prefix: str = 'module.') -> StateDict:
@@ -204,5 +210,5 @@ def clip_to_mmxclip(state_dict: StateDict) -> StateDict:
         ``cls_head.logit_scale``.
     """
     sd = {k: v for k, v in strip_prefix(state_dict).items()
-          if k not in _CLIP_NON_PARAMETERS and not _CLIP_BUFFERS.search(k)}
+          if not is_non_parameter(k)}
     return official_to_mmxclip(sd)

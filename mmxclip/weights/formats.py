@@ -3,14 +3,17 @@
 Formats (``Weights.format``):
 
 * ``'openai'`` — OpenAI's CLIP releases (``ViT-B-16.pt`` ...): TorchScript
-  archives, read with TorchScript's own loader (``torch.jit.load``), never
-  unpickled.
+  archives, whose tensors are read from ``data.pkl`` as data
+  (:func:`mmxclip.weights.inert.load_inert`); ``torch.jit.load``, which
+  would run the archive's code, is never called.
 * ``'clip'`` — a plain CLIP state dict with OpenAI's names: open_clip's
   ``open_clip_pytorch_model.bin`` / ``open_clip_model.safetensors``, an
   open_clip training checkpoint (``state_dict``, ``module.``-prefixed) or
   ``torch.save(clip_model.state_dict())``.
-* ``'official'`` — microsoft/VideoX X-CLIP ``.pth`` releases: the state
-  dict under ``model``, possibly ``module.``-prefixed.
+* ``'official'`` — microsoft/VideoX X-CLIP ``.pth`` files, releases and
+  what its training writes (``model``, ``optimizer``, ``lr_scheduler``,
+  ``config``: a yacs ``CfgNode``, ...): the state dict under ``model``,
+  possibly ``module.``-prefixed.
 * ``'hf'`` — a HuggingFace ``XCLIPModel`` folder (``config.json`` with
   ``model.safetensors`` or ``pytorch_model.bin``), or one of those files
   with its ``config.json`` beside it.
@@ -18,25 +21,26 @@ Formats (``Weights.format``):
   (``state_dict`` + ``meta``), as ``tools/convert_weights.py`` and training
   write them.
 
-Pickled files are read with ``torch.load(weights_only=True)`` plus only the
-types MMEngine itself writes into checkpoints
-(:func:`mmxclip.compat.mmengine_safe_globals`); a file that needs any
-other object is refused, not run. safetensors files hold no code at all.
+Pickled files are read by :func:`mmxclip.weights.inert.load_inert`: torch's
+weights-only unpickler, where every object other than tensors, containers
+and MMEngine's checkpoint types is built as inert data (and logged), never
+as itself. safetensors files hold no code at all. Every tensor that becomes
+a parameter must be floating point and finite.
 """
-import json
 import os
 import os.path as osp
-import pickle
-import zipfile
 from dataclasses import dataclass, field
 from typing import Any, Dict, Optional
 
 import torch
+from mmengine.logging import MMLogger
 from torch import Tensor
 
-from ..compat import mmengine_safe_globals, safe_torch_load
+from .arch import infer_model_config
 from .convert import (StateDict, clip_to_mmxclip, hf_to_mmxclip,
-                      official_to_mmxclip, strip_prefix)
+                      is_non_parameter, official_to_mmxclip, strip_prefix)
+from .hf_config import HFConfig, read_hf_config
+from .inert import InertObject, describe_ignored, load_inert, module_tensors
 
 FORMATS = ('openai', 'clip', 'official', 'hf', 'mmxclip')
 # ``tools/convert_weights.py --src-format`` -> the formats it accepts.
@@ -49,6 +53,12 @@ SRC_FORMATS = {
 }
 HF_WEIGHT_FILES = ('model.safetensors', 'pytorch_model.bin')
 _XCLIP_PARTS = ('mit.', 'prompts_', '.message_')
+# Formats whose model is always the whole X-CLIP, message attention
+# included: a module missing from such a file is damage, not an ablation.
+XCLIP_FORMATS = ('official', 'hf')
+# Formats whose backbone activation is known: QuickGELU (OpenAI CLIP, X-CLIP;
+# HF's vision config is checked to say so, its text tower's is read).
+_QUICK_GELU_FORMATS = ('openai', 'official', 'hf')
 
 
 @dataclass
@@ -59,20 +69,49 @@ class Weights:
         path: The file or folder read.
         format: One of :data:`FORMATS`.
         state_dict: mmxclip keys (``backbone.*``, ``neck.*``, ``cls_head.*``).
-        hf_config: HuggingFace ``config.json`` contents (``'hf'`` only).
+        hf_config: The resolved ``config.json`` (``'hf'`` only).
         meta: The ``meta`` of an mmxclip checkpoint (model config, class
             names), else empty.
     """
     path: str
     format: str
     state_dict: StateDict
-    hf_config: Optional[Dict[str, Any]] = None
+    hf_config: Optional[HFConfig] = None
     meta: Dict[str, Any] = field(default_factory=dict)
 
     @property
     def is_xclip(self) -> bool:
         """Whether the weights hold a whole X-CLIP (not only CLIP)."""
-        return any(k.startswith('neck.') for k in self.state_dict)
+        return self.format in XCLIP_FORMATS or any(
+            k.startswith('neck.') for k in self.state_dict)
+
+    @property
+    def quick_gelu(self) -> Optional[bool]:
+        """The backbone's MLP activation the file implies (QuickGELU: True),
+        or None when it cannot tell (CLIP state dicts; mmxclip checkpoints,
+        whose config says)."""
+        return True if self.format in _QUICK_GELU_FORMATS else None
+
+    def model_config(self, class_names: Any,
+                     quick_gelu: Optional[bool] = None) -> Dict[str, Any]:
+        """:func:`infer_model_config` for these weights.
+
+        Args:
+            class_names: Names or a label-map file for the head.
+            quick_gelu: The activation, for files that do not imply one
+                (QuickGELU when None); contradicting the file is an error.
+        """
+        known = self.quick_gelu
+        if None not in (known, quick_gelu) and known != quick_gelu:
+            raise ValueError(
+                f'{self.path} ({self.format}) was trained with '
+                f'{"QuickGELU" if known else "nn.GELU"}; asked to build '
+                f'{"QuickGELU" if quick_gelu else "nn.GELU"}')
+        gelu = known if known is not None else quick_gelu
+        return infer_model_config(
+            self.state_dict, class_names, hf_config=self.hf_config,
+            quick_gelu=True if gelu is None else gelu,
+            use_message=True if self.format in XCLIP_FORMATS else None)
 
 
 def read_weights(path: str, src_format: Optional[str] = None) -> Weights:
@@ -88,9 +127,12 @@ def read_weights(path: str, src_format: Optional[str] = None) -> Weights:
 
     Raises:
         FileNotFoundError: ``path`` (or a file a HF folder needs) is missing.
+        pickle.UnpicklingError: A pickle naming objects torch refuses even
+            as inert data (``os``, ``sys``, a ``getattr`` chain).
         ValueError: Unknown format, a file that is not what ``src_format``
-            says, or a pickle that asks for anything but tensors and
-            containers; the message names the file.
+            says, an empty or damaged file, non-float or non-finite weights,
+            a ``config.json`` mmxclip cannot build; the message names the
+            file (and key).
     """
     if src_format is not None and src_format not in SRC_FORMATS:
         raise ValueError(f'--src-format {src_format!r} is not one of '
@@ -112,22 +154,19 @@ def _read(path: str) -> Weights:
         return _read_hf_folder(path)
     if path.endswith('.safetensors'):
         return _classify(path, _safetensors_load(path))
-    if _is_torchscript(path):
-        # TorchScript's own loader reads OpenAI's archives without
-        # unpickling Python objects; torch.load(weights_only=True) refuses
-        # them (see environment.md #4).
-        state_dict = torch.jit.load(path, map_location='cpu').state_dict()
-        return Weights(path, 'openai', clip_to_mmxclip(state_dict))
-    return _classify(path, _torch_load(path))
-
-
-def _is_torchscript(path: str) -> bool:
-    """A TorchScript archive is a zip with ``constants.pkl`` and ``code/``;
-    ``torch.save`` zips have neither."""
-    if not zipfile.is_zipfile(path):
-        return False
-    with zipfile.ZipFile(path) as zf:
-        return any(n.endswith('/constants.pkl') for n in zf.namelist())
+    obj, ignored = load_inert(path)
+    if ignored:
+        MMLogger.get_current_instance().warning(
+            describe_ignored(path, ignored))
+    if isinstance(obj, InertObject) and obj.global_name.startswith(
+            '__torch__.'):
+        tensors = _parameters(path, module_tensors(obj))
+        if 'visual.conv1.weight' not in tensors:
+            raise ValueError(
+                f"{path}: a TorchScript archive without CLIP's keys (it has "
+                f'{list(tensors)[:5]}); known formats: {_describe()}')
+        return Weights(path, 'openai', clip_to_mmxclip(tensors))
+    return _classify(path, obj)
 
 
 def _safetensors_load(path: str) -> Dict[str, Tensor]:
@@ -139,39 +178,6 @@ def _safetensors_load(path: str) -> Dict[str, Tensor]:
     except SafetensorError as e:
         raise ValueError(f'{path}: not a readable safetensors file ({e})') \
             from e
-
-
-def _unpickler_reason(error: Exception) -> str:
-    """The informative line of torch's weights-only refusal (its first
-    lines are boilerplate)."""
-    lines = [ln.strip() for ln in str(error).splitlines() if ln.strip()]
-    for i, line in enumerate(lines):
-        if 'GLOBAL' in line:
-            return line
-        if line.endswith('WeightsUnpickler error:') and i + 1 < len(lines):
-            return lines[i + 1]
-    return lines[-1] if lines else type(error).__name__
-
-
-def _torch_load(path: str) -> Any:
-    """``torch.load(weights_only=True)`` with MMEngine's checkpoint types."""
-    try:
-        return safe_torch_load(path, 'cpu', mmengine_safe_globals())
-    except pickle.UnpicklingError as e:
-        first = _unpickler_reason(e)
-        if 'GLOBAL' not in first:
-            raise ValueError(
-                f'{path}: refused to unpickle: not a file the safe '
-                f'(weights_only) loader can read ({first}); expected a '
-                'torch.save file of tensors, safetensors or TorchScript') \
-                from e
-        raise ValueError(
-            f'{path}: refused to unpickle: it needs Python objects beyond '
-            f'tensors and plain containers ({first}). mmxclip never runs '
-            'code from weight files; convert it where you trust it, e.g. to '
-            'safetensors') from e
-    except RuntimeError as e:
-        raise ValueError(f'{path}: not a readable PyTorch file: {e}') from e
 
 
 def _read_hf_folder(folder: str) -> Weights:
@@ -186,26 +192,24 @@ def _read_hf_folder(folder: str) -> Weights:
         f'{sorted(os.listdir(folder))}')
 
 
-def _hf_config(file: str) -> Dict[str, Any]:
-    """The ``config.json`` beside a HF weight file."""
+def _hf_config(file: str) -> HFConfig:
+    """The ``config.json`` beside a HF weight file, resolved."""
     config = osp.join(osp.dirname(file), 'config.json')
     if not osp.isfile(config):
         raise FileNotFoundError(
             f'{file} has HuggingFace X-CLIP keys but no config.json beside '
             'it; keep the save_pretrained folder together')
-    with open(config, encoding='utf-8') as f:
-        cfg = json.load(f)
-    if cfg.get('model_type') != 'xclip':
-        raise ValueError(f'{config}: model_type is '
-                         f"{cfg.get('model_type')!r}, expected 'xclip'")
-    return cfg
+    return read_hf_config(config)
 
 
 def _classify(path: str, obj: Any) -> Weights:
     """Tell the format from the structure and key names of ``obj``."""
     if not isinstance(obj, dict):
-        raise ValueError(f'{path}: holds a {type(obj).__name__}, not a state '
-                         f'dict; known formats: {_describe()}')
+        what = (f'an object named {obj.global_name} (not created)'
+                if isinstance(obj, InertObject) else
+                f'a {type(obj).__name__}')
+        raise ValueError(f'{path}: holds {what}, not a state dict; known '
+                         f'formats: {_describe()}')
     meta: Dict[str, Any] = {}
     if 'state_dict' in obj and isinstance(obj['state_dict'], dict):
         meta = obj.get('meta') or {}
@@ -215,31 +219,47 @@ def _classify(path: str, obj: Any) -> Weights:
         if not any(k.startswith('visual.') for k in sd):
             raise ValueError(f"{path}: 'model' holds no visual.* keys, so it "
                              'is not an official X-CLIP checkpoint')
-        return Weights(path, 'official', official_to_mmxclip(_tensors(path,
-                                                                      sd)))
+        return Weights(path, 'official',
+                       official_to_mmxclip(_parameters(path, sd)))
     else:
         sd = strip_prefix(obj)
     keys = list(sd)
     if any(k.startswith('backbone.') for k in keys):
-        return Weights(path, 'mmxclip', _tensors(path, sd), meta=meta)
+        return Weights(path, 'mmxclip', _parameters(path, sd),
+                       meta=meta if isinstance(meta, dict) else {})
     if any(k.startswith('vision_model.') for k in keys):
-        return Weights(path, 'hf', hf_to_mmxclip(_tensors(path, sd)),
+        return Weights(path, 'hf', hf_to_mmxclip(_parameters(path, sd)),
                        hf_config=_hf_config(path))
     if 'visual.conv1.weight' in sd:
+        sd = _parameters(path, sd)
         if any(part in k for k in keys for part in _XCLIP_PARTS):
-            return Weights(path, 'official',
-                           official_to_mmxclip(_tensors(path, sd)))
+            return Weights(path, 'official', official_to_mmxclip(sd))
         return Weights(path, 'clip', clip_to_mmxclip(sd))
     raise ValueError(f'{path}: unknown weight format; its first keys are '
                      f'{keys[:5]}. Known formats: {_describe()}')
 
 
-def _tensors(path: str, sd: Dict[str, Any]) -> StateDict:
-    """Check that every value is a tensor."""
+def _parameters(path: str, sd: Dict[str, Any]) -> StateDict:
+    """Check that every value is a tensor and every parameter a finite
+    floating-point one (non-parameters such as OpenAI's ``vocab_size`` or
+    HF's ``position_ids`` are dropped later).
+
+    Raises:
+        ValueError: Naming the file, the key and what it holds.
+    """
     for key, value in sd.items():
         if not isinstance(value, torch.Tensor):
             raise ValueError(f'{path}: {key!r} is a {type(value).__name__}, '
                              'expected a tensor')
+        if is_non_parameter(key):
+            continue
+        if not value.is_floating_point():
+            raise ValueError(f'{path}: {key!r} is a {value.dtype} tensor; '
+                             'expected floating-point weights')
+        bad = value.numel() - int(torch.isfinite(value).sum())
+        if bad:
+            raise ValueError(f'{path}: {key!r} has {bad} of {value.numel()} '
+                             'values NaN or infinite; expected finite weights')
     return sd
 
 

@@ -30,10 +30,18 @@ The loader returns ``{'state_dict': ..., 'meta': ...}`` in mmxclip's names
 X-CLIP's own modules (message attention, MIT, prompts) are not in CLIP:
 they keep their random init, which is logged here and, key by key, by
 MMEngine's loader.
+
+The MLP activation is architecture, not a weight: OpenAI's CLIP and X-CLIP
+use QuickGELU, open_clip's own trainings (LAION-2B, DataComp, ...) ``nn.GELU``.
+open_clip's registry knows which for every ``MODEL/TAG`` without a
+download, so a model whose ``init_cfg`` names ``clip://MODEL/TAG`` is built
+with that activation (:func:`resolve_quick_gelu`, called by ``CCTViT`` and
+``XCLIPTextHead``): at build time, so that ``tools/test.py`` on the same
+config builds the same model without loading the CLIP weights again.
 """
 import os.path as osp
 import re
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from mmengine.logging import MMLogger
 from mmengine.runner.checkpoint import CheckpointLoader
@@ -89,6 +97,46 @@ def _uses_quick_gelu(name: str, tag: str) -> bool:
                 or pretrained_cfg.get('quick_gelu'))
 
 
+def _clip_specs(init_cfg: Any) -> List[str]:
+    """The ``clip://`` checkpoints an MMEngine ``init_cfg`` loads."""
+    cfgs = init_cfg if isinstance(init_cfg, (list, tuple)) else [init_cfg]
+    return [c['checkpoint'] for c in cfgs
+            if isinstance(c, dict) and str(c.get('checkpoint', ''))
+            .startswith(PREFIX)]
+
+
+def resolve_quick_gelu(quick_gelu: Optional[bool], init_cfg: Any,
+                       where: str) -> bool:
+    """The activation of a module that ``init_cfg`` initialises from CLIP.
+
+    Args:
+        quick_gelu: The module's setting; None: as the ``clip://MODEL/TAG``
+            weights of ``init_cfg`` were trained (open_clip's registry),
+            QuickGELU for anything else (OpenAI CLIP, X-CLIP, local files).
+        init_cfg: The module's MMEngine ``init_cfg``.
+        where: The module, named in the error.
+
+    Returns:
+        bool: True for QuickGELU, False for ``nn.GELU``.
+
+    Raises:
+        ValueError: ``quick_gelu`` contradicts the weights it loads.
+    """
+    for spec in _clip_specs(init_cfg):
+        path, name, tag = resolve(spec[len(PREFIX):])
+        if path is not None:
+            continue
+        trained = _uses_quick_gelu(name, tag)
+        if quick_gelu is not None and quick_gelu != trained:
+            raise ValueError(
+                f'{where}: quick_gelu={quick_gelu}, but its init_cfg '
+                f'loads {spec}, trained with '
+                f'{"QuickGELU" if trained else "nn.GELU"}; leave quick_gelu '
+                'unset to follow the weights')
+        quick_gelu = trained
+    return True if quick_gelu is None else quick_gelu
+
+
 def download(name: str, tag: str, cache_dir: Optional[str] = None) -> str:
     """Fetch open_clip's ``name``/``tag`` weights (checked, cached).
 
@@ -104,7 +152,7 @@ def download(name: str, tag: str, cache_dir: Optional[str] = None) -> str:
 
 
 def load_from_clip(filename: str,
-                         map_location: Any = None) -> Dict[str, Any]:
+                   map_location: Any = None) -> Dict[str, Any]:
     """MMEngine loader for ``clip://...``.
 
     Args:
@@ -113,20 +161,19 @@ def load_from_clip(filename: str,
 
     Returns:
         dict: ``state_dict`` in mmxclip's names and ``meta`` with the
-        source, its format and whether it uses QuickGELU.
+        source, its format and whether it uses QuickGELU (None: the file
+        does not say).
     """
     spec = filename[len(PREFIX):]
     path, name, tag = resolve(spec)
     logger = MMLogger.get_current_instance()
-    quick_gelu = True
+    quick_gelu = None
     if path is None:
         quick_gelu = _uses_quick_gelu(name, tag)
         path = download(name, tag)
-        if not quick_gelu:
-            logger.warning(
-                f'{filename} was trained with nn.GELU, not QuickGELU: set '
-                'quick_gelu=False on the backbone and in cls_head.text_cfg')
     weights = read_weights(path)
+    if quick_gelu is None:
+        quick_gelu = weights.quick_gelu
     if not weights.is_xclip:
         logger.info(
             f'{filename}: CLIP weights for the backbone, text encoder and '

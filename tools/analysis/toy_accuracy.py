@@ -22,7 +22,8 @@ import sys
 from typing import Dict, List, Optional, Sequence
 
 import torch
-from mmengine.fileio import load
+
+from mmxclip.weights.safe_load import load_pickle
 
 _GENERATOR = osp.join(
     osp.dirname(osp.dirname(osp.abspath(__file__))), 'data',
@@ -71,7 +72,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('dump', help='pickle written by tools/test.py --dump')
     args = parser.parse_args(argv)
-    results = load(args.dump)
+    results = load_pickle(args.dump)  # data only, never run
     acc = toy_accuracy(results)
     print(f'{len(results)} videos: top-1 {100 * acc["top1"]:.1f}%, '
           f'motion kind {100 * acc["kind"]:.1f}%, direction pairs '

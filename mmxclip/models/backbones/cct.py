@@ -9,6 +9,7 @@ from mmengine.model.weight_init import trunc_normal_
 from timm.layers import build_sincos2d_pos_embed
 from torch import Tensor, nn
 
+from ...weights.scheme import resolve_quick_gelu
 from ..layers import (LayerNorm, MultiheadAttention, ResidualAttentionBlock,
                       Transformer, check_pos_embed_init, init_clip_transformer,
                       resize_pos_embed)
@@ -89,7 +90,9 @@ class CCTViT(BaseModule):
             (B, E, T, 1, 1) (``I3DHead(spatial_type='avg')``).
         with_cp: Activation checkpointing of every block while training.
         quick_gelu: :class:`QuickGELU` in the MLPs (OpenAI CLIP); False for
-            ``nn.GELU`` (open_clip's LAION / DataComp trainings).
+            ``nn.GELU`` (open_clip's LAION / DataComp trainings); None: as
+            the ``clip://`` weights of ``init_cfg`` were trained, else
+            QuickGELU (:func:`mmxclip.weights.resolve_quick_gelu`).
         pos_embed_init: Initial patch position embedding: ``'normal'``,
             CLIP's N(0, width^-1); or ``'sincos'``, the fixed 2D sine-cosine
             table of MAE / MoCo v3 (still learned afterwards), which gives a
@@ -116,10 +119,11 @@ class CCTViT(BaseModule):
                  use_message: bool = True,
                  out_type: str = 'pooled',
                  with_cp: bool = False,
-                 quick_gelu: bool = True,
+                 quick_gelu: Optional[bool] = None,
                  pos_embed_init: str = 'normal',
                  init_cfg: Optional[Dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
+        quick_gelu = resolve_quick_gelu(quick_gelu, init_cfg, 'CCTViT')
         check_pos_embed_init(pos_embed_init)
         if out_type not in ('pooled', 'frames'):
             raise ValueError(f"out_type must be 'pooled' or 'frames', got "

@@ -8,6 +8,7 @@ from mmaction.models.heads import BaseHead
 from mmaction.registry import MODELS
 from torch import Tensor, nn
 
+from ...weights.scheme import resolve_quick_gelu
 from .class_names import load_class_names
 from .prompt_generator import PromptGenerator
 from .text_encoder import CLIPTextEncoder
@@ -39,7 +40,9 @@ class XCLIPTextHead(BaseHead):
         embed_dim: Joint embedding dim E.
         vision_width: Width D of the backbone's patch tokens.
         text_cfg: :class:`CLIPTextEncoder` arguments other than
-            ``embed_dim``.
+            ``embed_dim``; its ``quick_gelu`` unset follows the ``clip://``
+            weights of ``init_cfg``
+            (:func:`mmxclip.weights.resolve_quick_gelu`).
         prompt_cfg: :class:`PromptGenerator` arguments other than
             ``embed_dim``.
         prompt_template: Format string turning a class name into its text;
@@ -70,7 +73,11 @@ class XCLIPTextHead(BaseHead):
             average_clips=average_clips,
             **kwargs)
         self.prompt_template = prompt_template
-        self.text_encoder = CLIPTextEncoder(embed_dim, **(text_cfg or {}))
+        text_cfg = dict(text_cfg or {})
+        text_cfg['quick_gelu'] = resolve_quick_gelu(
+            text_cfg.get('quick_gelu'), kwargs.get('init_cfg'),
+            'XCLIPTextHead.text_cfg')
+        self.text_encoder = CLIPTextEncoder(embed_dim, **text_cfg)
         self.logit_scale = nn.Parameter(torch.tensor(float(logit_scale_init)))
         self.prompts_visual_ln = nn.LayerNorm(vision_width)
         self.prompts_visual_proj = nn.Parameter(
