@@ -1,3 +1,8 @@
-from .video_dataset import SKIPPED_KEY, BrokenVideoError, RobustVideoDataset
+from .broken_video import BrokenVideoError, load_clip
+from .frame_check import CheckDecodedFrames, add_frame_checks
+from .video_dataset import SKIPPED_KEY, RobustVideoDataset
 
-__all__ = ['SKIPPED_KEY', 'BrokenVideoError', 'RobustVideoDataset']
+__all__ = [
+    'SKIPPED_KEY', 'BrokenVideoError', 'CheckDecodedFrames',
+    'RobustVideoDataset', 'add_frame_checks', 'load_clip'
+]

@@ -3,12 +3,13 @@ from .atomic_io import (AtomicLocalBackend, atomic_write,
                         register_atomic_local_backend)
 from .hooks import (ExactResumeHook, FiniteLossHook, SafeCheckpointHook,
                     SkippedSamplesHook, get_rng_state, set_rng_state)
+from .label_check_hook import CheckLabelsHook
 
 register_atomic_local_backend()
 
 __all__ = [
     'AtomicLocalBackend', 'atomic_write', 'register_atomic_local_backend',
-    'ExactResumeHook', 'FiniteLossHook', 'SafeCheckpointHook',
+    'CheckLabelsHook', 'ExactResumeHook', 'FiniteLossHook', 'SafeCheckpointHook',
     'SkippedSamplesHook',
     'get_rng_state', 'set_rng_state'
 ]
