@@ -9,7 +9,7 @@ register_atomic_local_backend()
 
 __all__ = [
     'AtomicLocalBackend', 'atomic_write', 'register_atomic_local_backend',
-    'CheckLabelsHook', 'ExactResumeHook', 'FiniteLossHook', 'SafeCheckpointHook',
-    'SkippedSamplesHook',
+    'CheckLabelsHook', 'ExactResumeHook', 'FiniteLossHook',
+    'SafeCheckpointHook', 'SkippedSamplesHook',
     'get_rng_state', 'set_rng_state'
 ]
