@@ -130,6 +130,28 @@ def test_regular_wheel_carries_the_startup_hook(tmp_path):
                                   "['_DRNFinder',", "'_MultimodalGuard']"]
 
 
+def test_editable_wheel_carries_the_startup_hook(tmp_path):
+    """``pip install -e .`` (PEP 660): the editable wheel has
+    mmxclip-startup.pth beside setuptools' own .pth, and its finder maps
+    _mmxclip_startup to the source tree, so the .pth's import resolves."""
+    import zipfile
+    src = _wheel_sources(tmp_path / 'src')
+    build = run_python('from setuptools import build_meta as b;'
+                       f'print(b.build_editable({str(tmp_path / "dist")!r}))',
+                       cwd=src)
+    assert build.returncode == 0, build.stderr[-3000:]
+    with zipfile.ZipFile(tmp_path / 'dist' / build.stdout.split()[-1]) as z:
+        names = z.namelist()
+        assert z.read('mmxclip-startup.pth').decode() == (
+            'import _mmxclip_startup; _mmxclip_startup.install()\n')
+        finder = z.read(next(n for n in names if n.endswith('_finder.py')))
+    assert f"'_mmxclip_startup': '{src}/_mmxclip_startup'" in finder.decode()
+    # setuptools' own .pth sorts first, so its finder is in place before
+    # mmxclip-startup.pth imports the start-up module.
+    assert sorted(n for n in names if n.endswith('.pth'))[-1] == (
+        'mmxclip-startup.pth')
+
+
 def test_importlib_metadata_is_declared():
     """Fix 2: mmaction imports importlib_metadata; setup.py declares it."""
     tree = ast.parse(open(os.path.join(REPO, 'setup.py')).read())
