@@ -1,5 +1,32 @@
 """mmxclip: X-CLIP (ECCV 2022) as an MMAction2 1.x plugin."""
+import os.path as osp
+
 from setuptools import find_packages, setup
+from setuptools.command.build_py import build_py
+
+# Run by Python's ``site`` at every start-up: repairs ``import
+# mmaction.models`` for any entry point (see _mmxclip_startup.py).
+STARTUP_PTH = 'mmxclip-startup.pth'
+STARTUP_LINE = 'import _mmxclip_startup; _mmxclip_startup.install()\n'
+
+
+class BuildPyWithStartupPth(build_py):
+    """``build_py`` that also writes :data:`STARTUP_PTH` at the top of the
+    wheel, which pip installs into site-packages.
+
+    setuptools has no option for a ``.pth`` file. A normal wheel is made of
+    ``build_lib``; an editable one (PEP 660, ``pip install -e .``) of the
+    unpacked-wheel folder that setuptools sets as ``install``'s
+    ``install_lib`` (its ``build_lib`` is then a discarded scratch folder).
+    """
+
+    def run(self) -> None:
+        super().run()
+        root = (self.get_finalized_command('install').install_lib
+                if self.editable_mode else self.build_lib)
+        with open(osp.join(root, STARTUP_PTH), 'w') as f:
+            f.write(STARTUP_LINE)
+
 
 setup(
     name='mmxclip',
@@ -9,6 +36,8 @@ setup(
     long_description_content_type='text/markdown',
     python_requires='>=3.9',
     packages=find_packages(include=['mmxclip', 'mmxclip.*']),
+    py_modules=['_mmxclip_startup'],
+    cmdclass={'build_py': BuildPyWithStartupPth},
     install_requires=[
         # weights_only=True is a security boundary only from 2.6 on
         # (CVE-2025-32434); every third-party load relies on it.
@@ -30,7 +59,9 @@ setup(
         'matplotlib',
     ],
     extras_require={
-        # av: PyAV writes the single-channel (ffv1) test video
-        'tests': ['pytest', 'transformers>=4.40', 'av'],
+        # av: PyAV writes the single-channel (ffv1) test video;
+        # setuptools >= 70.1 builds wheels without the `wheel` package
+        # (tests/test_compat.py builds mmxclip's, offline).
+        'tests': ['pytest', 'transformers>=4.40', 'av', 'setuptools>=70.1'],
     },
 )

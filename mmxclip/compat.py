@@ -4,14 +4,16 @@ Each fix is a no-op where its problem is absent, and each has a test in
 ``tests/test_compat.py`` that fails without it.
 
 1. **mmaction2 1.2.0's wheel lacks ``mmaction.models.localizers.drn``**
-   (upstream issue #2714: the source folder has no ``__init__.py``), so
-   ``import mmaction.models`` fails. :func:`install_drn_placeholder` appends a
-   finder at the *end* of ``sys.meta_path`` that serves a placeholder for
-   exactly ``mmaction.models.localizers.drn`` and ``...drn.drn``; a real
-   ``drn`` (source install) is found first and wins. The placeholder's
-   ``DRN`` raises a clear error when built. It must run before anything
-   imports ``mmaction.models``, which is why ``mmxclip/__init__.py`` applies
-   it first.
+   (upstream issue #2714), so ``import mmaction.models`` fails. The fix must
+   run before *anything* imports ``mmaction.models``, including MMAction2's
+   own tools that never import mmxclip, so it lives in the top-level module
+   :mod:`_mmxclip_startup`, which ``setup.py`` runs at every interpreter
+   start through ``mmxclip-startup.pth`` in site-packages (``pip install .``
+   and ``pip install -e .`` alike): it appends a finder at the *end* of
+   ``sys.meta_path`` that serves a placeholder for exactly
+   ``mmaction.models.localizers.drn`` and ``...drn.drn`` (a real ``drn``
+   wins), importing nothing but the standard library. :func:`apply` installs
+   it too (a no-op after the ``.pth``), for source trees run uninstalled.
 2. **mmaction imports ``importlib_metadata`` without declaring it.** Fixed by
    declaring ``importlib-metadata`` in ``setup.py``; nothing to do at run
    time.
@@ -38,91 +40,32 @@ Each fix is a no-op where its problem is absent, and each has a test in
    called by ``tools/train.py`` / ``tools/test.py`` only when no CUDA device
    exists, makes that call harmless and switches the config to gloo. On GPUs
    nothing changes.
-
 6. **transformers >= 5 breaks ``import mmaction.models``**: with any
    transformers >= 4.28 installed, mmaction imports its VindLU models, which
    import ``apply_chunking_to_forward`` and other helpers that transformers 5
-   removed. :func:`disable_broken_multimodal` checks for those helpers and,
-   where they are gone, sets ``mmaction.utils.dependency.WITH_MULTIMODAL``
-   to False, so mmaction registers its own placeholders for the VindLU
-   models instead (as it does without transformers). transformers is a test
-   dependency of mmxclip (the HuggingFace X-CLIP reference and weights).
+   removed. :func:`_mmxclip_startup.disable_broken_multimodal` checks for
+   those helpers and, where they are gone, sets
+   ``mmaction.utils.dependency.WITH_MULTIMODAL`` to False, so mmaction
+   registers its own placeholders for the VindLU models instead (as it does
+   without transformers). It runs just before ``mmaction.models.multimodal``
+   is imported, from a finder the start-up hook of fix 1 puts first on
+   ``sys.meta_path``. transformers is a test dependency of mmxclip (the
+   HuggingFace X-CLIP reference and weights).
+7. **MMEngine's FLOP counter counts ``scaled_dot_product_attention`` as 0**
+   (it has no handle for it), so MMAction2's ``get_flops.py`` misses every
+   attention product of mmxclip's models. :func:`register_sdpa_flops` adds
+   :func:`sdpa_flop_jit` to the handles every ``FlopAnalyzer`` starts with.
 
 ``_base_ = ['mmaction::...']`` needs ``pkg_resources`` (gone from
 setuptools >= 82); mmxclip's configs therefore inherit only from their own
 ``configs/_base_`` by relative path, so no fix is needed for it.
 """
-import importlib.abc
-import importlib.machinery
-import sys
-import types
-from typing import Any, Dict
+import math
+from typing import Any, Dict, List
 
+import _mmxclip_startup
 import numpy as np
 import torch
-
-DRN_MODULES = ('mmaction.models.localizers.drn',
-               'mmaction.models.localizers.drn.drn')
-
-
-class _DRNPlaceholder:
-    """Stands in for mmaction's DRN localizer, missing from the wheel."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        raise ImportError(
-            'mmaction.models.localizers.drn is missing from the PyPI wheel of '
-            'mmaction2 1.2.0 (upstream issue #2714); install mmaction2 from '
-            'source to use DRN')
-
-
-class _DRNFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """Serves placeholder modules for exactly :data:`DRN_MODULES`."""
-
-    def find_spec(self, fullname: str, path: Any, target: Any = None):
-        if fullname not in DRN_MODULES:
-            return None
-        return importlib.machinery.ModuleSpec(
-            fullname, self, is_package=fullname == DRN_MODULES[0])
-
-    def create_module(self, spec):
-        return None
-
-    def exec_module(self, module: types.ModuleType) -> None:
-        module.__path__ = [] if module.__name__ == DRN_MODULES[0] else None
-        if module.__path__ is None:
-            del module.__path__
-        module.DRN = _DRNPlaceholder
-        module.__doc__ = 'mmxclip placeholder: ' + _DRNPlaceholder.__doc__
-
-
-def install_drn_placeholder() -> bool:
-    """Append the DRN finder to ``sys.meta_path`` (once).
-
-    Returns:
-        bool: Whether it was installed now (False: already there).
-    """
-    if any(isinstance(f, _DRNFinder) for f in sys.meta_path):
-        return False
-    sys.meta_path.append(_DRNFinder())
-    return True
-
-
-def disable_broken_multimodal() -> bool:
-    """Skip mmaction's VindLU models when transformers cannot serve them.
-
-    Must run before ``mmaction.models`` is imported.
-
-    Returns:
-        bool: Whether mmaction's multimodal models were switched off.
-    """
-    from mmaction.utils import dependency
-    if not dependency.WITH_MULTIMODAL:
-        return False
-    import transformers.modeling_utils as hf_utils
-    if hasattr(hf_utils, 'apply_chunking_to_forward'):
-        return False
-    dependency.WITH_MULTIMODAL = False
-    return True
 
 
 def register_safe_local_loader() -> None:
@@ -187,15 +130,45 @@ def setup_cpu_distributed(cfg: Any) -> None:
         type='MMDistributedDataParallel', device_ids=None)
 
 
+def sdpa_flop_jit(inputs: List[Any], outputs: List[Any]) -> int:
+    """FLOPs of ``aten::scaled_dot_product_attention`` in MMEngine's
+    convention (one multiply-add = one FLOP): Q K^T and A V, ``L * S * d``
+    each per batch and head."""
+    from mmengine.analysis.jit_handles import get_shape
+    q, k = get_shape(inputs[0]), get_shape(inputs[1])
+    return 2 * math.prod(q) * k[-2]
+
+
+def register_sdpa_flops() -> bool:
+    """Make every ``FlopAnalyzer`` count SDPA with :func:`sdpa_flop_jit`.
+
+    MMEngine builds each analyzer from the module-level table
+    ``_DEFAULT_SUPPORTED_FLOP_OPS``; adding the handle there reaches
+    ``get_model_complexity_info`` and so MMAction2's ``get_flops.py``.
+
+    Returns:
+        bool: Whether the handle was added now (False: MMEngine already has
+        one for SDPA, which is kept).
+    """
+    from mmengine.analysis import complexity_analysis
+    ops = complexity_analysis._DEFAULT_SUPPORTED_FLOP_OPS
+    if 'aten::scaled_dot_product_attention' in ops:
+        return False
+    ops['aten::scaled_dot_product_attention'] = sdpa_flop_jit
+    return True
+
+
 def apply() -> Dict[str, bool]:
-    """Apply the import-time fixes (1, 3, 4 and 6).
+    """Apply the import-time fixes (1, 3, 4, 6 and 7).
 
     Returns:
         dict: For each fix, whether it changed anything.
     """
-    done = dict(drn=install_drn_placeholder(),
-                multimodal=disable_broken_multimodal())
+    startup = _mmxclip_startup.install()
+    done = dict(drn=startup['drn'],
+                multimodal=_mmxclip_startup.disable_broken_multimodal())
     register_safe_local_loader()
     done['weights_only'] = True
     done['color_jitter_hue'] = patch_color_jitter_hue()
+    done['sdpa_flops'] = register_sdpa_flops()
     return done

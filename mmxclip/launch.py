@@ -3,12 +3,15 @@
 Both tools take MMAction2's arguments and behave as MMAction2's own tools;
 what they share lives here: the common arguments (``--work-dir``,
 ``--cfg-options``, ``--launcher``, ``--local_rank``), the default work
-directory, CPU-only distributed launches and building the runner.
+directory, warnings for ``--cfg-options`` keys the config does not have,
+CPU-only distributed launches and building the runner.
 """
 import argparse
+import difflib
 import os
 import os.path as osp
-from typing import Optional, Sequence
+import warnings
+from typing import Any, Dict, List, Optional, Sequence
 
 import torch
 from mmengine.config import Config, DictAction
@@ -60,11 +63,55 @@ def parse_args(parser: argparse.ArgumentParser,
     return args
 
 
+def unmatched_options(cfg: Config, options: Dict[str, Any]) -> List[str]:
+    """Describe the ``--cfg-options`` keys that match nothing in ``cfg``.
+
+    MMEngine's ``merge_from_dict`` adds such keys silently, so a misspelt
+    ``randomnes.seed=3`` changes nothing a run reads. A key is walked part by
+    part (list items by index, as ``merge_from_dict`` does); the first part
+    the config lacks is reported, with the closest existing names.
+
+    Args:
+        cfg: The config before the options are merged.
+        options: ``--cfg-options`` as parsed by ``DictAction``.
+
+    Returns:
+        list[str]: One message per unmatched key (empty: all matched).
+    """
+    messages = []
+    for key, value in options.items():
+        node: Any = cfg
+        parts = key.split('.')
+        for i, part in enumerate(parts):
+            where = '.'.join(parts[:i]) or 'the config'
+            if isinstance(node, (list, tuple)) and part.isdigit():
+                if int(part) < len(node):
+                    node = node[int(part)]
+                    continue
+                problem = f'{where} has {len(node)} items'
+            elif isinstance(node, (dict, Config)):
+                if part in node:
+                    node = node[part]
+                    continue
+                close = difflib.get_close_matches(part, [str(k) for k in node])
+                problem = f'{where} has no key {part!r}' + (
+                    f' (did you mean {close[0]!r}?)' if close else '')
+            else:
+                problem = f'{where} is {type(node).__name__}, not a dict'
+            messages.append(f'--cfg-options {key}={value}: {problem}; it '
+                            'is added as a new key (misspelt, it changes '
+                            'nothing)')
+            break
+    return messages
+
+
 def finish_config(cfg: Config, args: argparse.Namespace) -> Config:
     """Apply the common arguments to a config the tool has already adjusted.
 
     ``--cfg-options`` come last but before the work directory, so they can
-    override anything else; the work directory is ``--work-dir``, else the
+    override anything else, and each key that matches nothing in the config
+    is warned about (:func:`unmatched_options`); the work directory is
+    ``--work-dir``, else the
     config's ``work_dir``, else ``./work_dirs/<config name>``. With a
     distributed launcher on a machine without CUDA, the run is switched to
     CPU processes talking gloo (:func:`mmxclip.compat.setup_cpu_distributed`);
@@ -80,6 +127,8 @@ def finish_config(cfg: Config, args: argparse.Namespace) -> Config:
     """
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
+        for message in unmatched_options(cfg, args.cfg_options):
+            warnings.warn(message, stacklevel=2)
         cfg.merge_from_dict(args.cfg_options)
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir

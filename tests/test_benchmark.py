@@ -72,21 +72,3 @@ def test_flops_table_and_notes(quick):
     cp = [v for k, v in notes.items() if k.startswith('checkpointing')]
     assert cp and all(v['grad_rel_diff'] <= 1e-5 for v in cp)
     assert any(k.startswith('time(8f)/time(4f) tiny vision') for k in notes)
-
-
-def test_sdpa_handle_counts_attention_products():
-    """The handle counts Q K^T and A V: 2 * B * H * L * S * d."""
-    import torch
-
-    class Attn(torch.nn.Module):
-
-        def forward(self, q, k, v):
-            return torch.nn.functional.scaled_dot_product_attention(q, k, v)
-
-    from mmengine.analysis import FlopAnalyzer
-    q = torch.randn(2, 3, 5, 8)
-    kv = torch.randn(2, 3, 7, 8)
-    analyzer = FlopAnalyzer(Attn(), (q, kv, kv))
-    analyzer.set_op_handle('aten::scaled_dot_product_attention',
-                           benchmark._sdpa_flop_jit)
-    assert analyzer.total() == 2 * 2 * 3 * 5 * 7 * 8

@@ -14,18 +14,19 @@ from mmxclip import compat
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-# Loads mmxclip/compat.py alone, as ``c``, without ``mmxclip/__init__``
-# (which applies every fix).
-LOAD_COMPAT = ('import importlib.util, sys;'
-               's = importlib.util.spec_from_file_location('
-               '"c", "mmxclip/compat.py");'
-               'c = importlib.util.module_from_spec(s);'
-               's.loader.exec_module(c);')
+# A fresh interpreter without mmxclip's start-up finders, which
+# mmxclip-startup.pth installs in every process: ``s`` is the start-up module.
+WITHOUT_STARTUP = ('import sys;'
+                   'sys.meta_path[:] = [f for f in sys.meta_path if '
+                   'type(f).__module__ != "_mmxclip_startup"];'
+                   'import _mmxclip_startup as s;')
+HEAVY = ('torch', 'numpy', 'mmaction', 'mmengine', 'mmxclip', 'transformers')
 
 
-def run_python(code: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, '-W', 'ignore', '-c', code],
-                          capture_output=True, text=True, cwd=REPO,
+def run_python(code: str, *flags: str,
+               cwd: str = REPO) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, '-W', 'ignore', *flags, '-c',
+                           code], capture_output=True, text=True, cwd=cwd,
                           timeout=300)
 
 
@@ -36,14 +37,19 @@ def test_registry_names_resolve_after_import():
         assert cls is not None and cls.__module__.startswith('mmxclip.')
 
 
-def test_drn_placeholder_makes_mmaction_models_importable():
-    """Fix 1: with the placeholder, ``import mmaction.models`` works; the
-    finder is last on sys.meta_path so a real drn would win; DRN says why it
+def test_startup_finders_make_mmaction_models_importable():
+    """Fixes 1 and 6 at start-up: install() imports nothing heavy, puts the
+    drn finder last on sys.meta_path (a real drn would win) and the VindLU
+    guard first; then ``import mmaction.models`` works and DRN says why it
     is missing."""
     res = run_python(
-        LOAD_COMPAT + 'c.disable_broken_multimodal();'
-        'assert c.install_drn_placeholder();'
-        'assert isinstance(sys.meta_path[-1], c._DRNFinder);'
+        WITHOUT_STARTUP + 'assert s.install() == dict(drn=True, '
+        'multimodal=True), "not installed";'
+        'assert s.install() == dict(drn=False, multimodal=False);'
+        'assert isinstance(sys.meta_path[-1], s._DRNFinder);'
+        'assert isinstance(sys.meta_path[0], s._MultimodalGuard);'
+        f'heavy = [m for m in {HEAVY!r} if m in sys.modules];'
+        'assert not heavy, heavy;'
         'import mmaction.models;'
         'from mmaction.models.localizers.drn.drn import DRN\n'
         'try:\n    DRN()\nexcept ImportError as e:\n    print(e)')
@@ -59,10 +65,92 @@ def test_drn_missing_without_placeholder():
     if os.path.isdir(os.path.join(mmaction.__path__[0], 'models',
                                   'localizers', 'drn')):
         pytest.skip('this mmaction2 ships drn; fix 1 is a no-op here')
-    res = run_python(LOAD_COMPAT + 'c.disable_broken_multimodal();'
+    res = run_python(WITHOUT_STARTUP + 's.disable_broken_multimodal();'
                      'import mmaction.models')
     assert res.returncode != 0
     assert 'mmaction.models.localizers.drn' in res.stderr
+
+
+def test_startup_hook_is_installed(tmp_path):
+    """``pip install (-e) .`` put mmxclip-startup.pth into site-packages:
+    a fresh interpreter (outside the repository, PYTHONPATH ignored) has
+    both finders before anything imports mmxclip or mmaction (what they do
+    is the test above; MMAction2's tools importing ``mmaction.models`` first
+    run in tests/test_mmaction_tools.py)."""
+    res = run_python(
+        'import importlib.metadata, sys;'
+        'files = importlib.metadata.files("mmxclip") or [];'
+        'print("mmxclip-startup.pth" in [f.name for f in files]);'
+        'print(sorted(type(f).__name__ for f in sys.meta_path '
+        'if type(f).__module__ == "_mmxclip_startup"));'
+        'print("mmaction" in sys.modules)', '-E', cwd=str(tmp_path))
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.split() == [
+        'True', "['_DRNFinder',", "'_MultimodalGuard']", 'False'
+    ], ('mmxclip is not installed with its start-up hook (reinstall it: '
+        'pip install -e .): ' + res.stdout)
+
+
+def _wheel_sources(dst) -> str:
+    """What setup.py packages, copied (building writes into the tree)."""
+    import shutil
+    dst.mkdir()
+    for name in ('setup.py', 'pyproject.toml', 'README.md',
+                 '_mmxclip_startup.py'):
+        shutil.copy(os.path.join(REPO, name), dst)
+    shutil.copytree(os.path.join(REPO, 'mmxclip'), dst / 'mmxclip',
+                    ignore=shutil.ignore_patterns('__pycache__'))
+    return str(dst)
+
+
+def test_regular_wheel_carries_the_startup_hook(tmp_path):
+    """``pip install .``: the wheel has mmxclip-startup.pth and
+    _mmxclip_startup.py at its top level; unpacked as a site directory in an
+    interpreter that processed no other .pth file (-I -S), its .pth installs
+    the finders from the wheel's own module."""
+    import zipfile
+    src = _wheel_sources(tmp_path / 'src')
+    build = run_python('from setuptools import build_meta as b;'
+                       f'print(b.build_wheel({str(tmp_path / "dist")!r}))',
+                       cwd=src)
+    assert build.returncode == 0, build.stderr[-3000:]
+    wheel = tmp_path / 'dist' / build.stdout.split()[-1]
+    site_dir = tmp_path / 'site'
+    with zipfile.ZipFile(wheel) as z:
+        names = z.namelist()
+        z.extractall(site_dir)
+    assert {'mmxclip-startup.pth', '_mmxclip_startup.py'} <= set(names)
+    res = run_python(
+        f'import site, sys; site.addsitedir({str(site_dir)!r});'
+        'print(sys.modules["_mmxclip_startup"].__file__);'
+        'print(sorted(type(f).__name__ for f in sys.meta_path '
+        'if type(f).__module__ == "_mmxclip_startup"))', '-I', '-S',
+        cwd=str(tmp_path))
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert res.stdout.split() == [str(site_dir / '_mmxclip_startup.py'),
+                                  "['_DRNFinder',", "'_MultimodalGuard']"]
+
+
+def test_editable_wheel_carries_the_startup_hook(tmp_path):
+    """``pip install -e .`` (PEP 660): the editable wheel has
+    mmxclip-startup.pth beside setuptools' own .pth, and its finder maps
+    _mmxclip_startup to the source tree, so the .pth's import resolves."""
+    import zipfile
+    src = _wheel_sources(tmp_path / 'src')
+    build = run_python('from setuptools import build_meta as b;'
+                       f'print(b.build_editable({str(tmp_path / "dist")!r}))',
+                       cwd=src)
+    assert build.returncode == 0, build.stderr[-3000:]
+    with zipfile.ZipFile(tmp_path / 'dist' / build.stdout.split()[-1]) as z:
+        names = z.namelist()
+        assert z.read('mmxclip-startup.pth').decode() == (
+            'import _mmxclip_startup; _mmxclip_startup.install()\n')
+        finder = z.read(next(n for n in names if n.endswith('_finder.py')))
+    assert f"'_mmxclip_startup': '{src}/_mmxclip_startup'" in finder.decode()
+    # setuptools' own .pth sorts first, so its finder is in place before
+    # mmxclip-startup.pth imports the start-up module.
+    assert sorted(n for n in names if n.endswith('.pth'))[-1] == (
+        'mmxclip-startup.pth')
 
 
 def test_importlib_metadata_is_declared():
@@ -191,7 +279,22 @@ def test_mmaction_models_fail_with_transformers5_without_fix():
     import transformers.modeling_utils as hf_utils
     if hasattr(hf_utils, 'apply_chunking_to_forward'):
         pytest.skip('this transformers serves VindLU; fix 6 is a no-op')
-    res = run_python(LOAD_COMPAT + 'c.install_drn_placeholder();'
+    res = run_python(WITHOUT_STARTUP + 'sys.meta_path.append(s._DRNFinder());'
                      'import mmaction.models')
     assert res.returncode != 0
     assert 'apply_chunking_to_forward' in res.stderr
+
+
+def test_sdpa_is_counted_by_every_flop_analyzer():
+    """Fix 7: after ``import mmxclip`` a plain FlopAnalyzer (as MMAction2's
+    get_flops builds it) counts Q K^T and A V: 2 * B * H * L * S * d."""
+
+    class Attn(torch.nn.Module):
+
+        def forward(self, q, k, v):
+            return torch.nn.functional.scaled_dot_product_attention(q, k, v)
+
+    from mmengine.analysis import FlopAnalyzer
+    q = torch.randn(2, 3, 5, 8)
+    kv = torch.randn(2, 3, 7, 8)
+    assert FlopAnalyzer(Attn(), (q, kv, kv)).total() == 2 * 2 * 3 * 5 * 7 * 8

@@ -130,3 +130,52 @@ def test_toy_config_predicts_from_its_pipeline(tmp_path, videos):
     scores = torch.stack([s.pred_score for s in out])
     assert scores.shape == (2, 8)
     torch.testing.assert_close(scores.sum(dim=1), torch.ones(2))
+
+
+def readme_snippet(marker: str) -> str:
+    """The python block after ``<!-- marker -->`` in README.md, as written."""
+    text = open(osp.join(ROOT, 'README.md'), encoding='utf-8').read()
+    block = text.split(f'<!-- {marker} -->', 1)[1]
+    return block.split('```python\n', 1)[1].split('```', 1)[0]
+
+
+def test_cct_snippet_in_a_stock_timesformer_config(tmp_path):
+    """The README's snippet merged into MMAction2's own TimeSformer config
+    (installed with the wheel) builds and runs, and with the stock SGD
+    schedule no bias, norm, class or position embedding of CCTViT (or any
+    1-d parameter) gets weight decay; every matrix keeps the stock decay.
+    Without the snippet's paramwise_cfg the stock keys match nothing and
+    the embeddings decay."""
+    import mmaction
+    from mmengine.optim import build_optim_wrapper
+    stock = osp.join(osp.dirname(mmaction.__file__), '.mim', 'configs',
+                     'recognition', 'timesformer',
+                     'timesformer_divST_8xb8-8x32x1-15e_kinetics400-rgb.py')
+    path = tmp_path / 'cct_timesformer.py'
+    path.write_text(f'_base_ = {stock!r}\n' + readme_snippet('cct-snippet'))
+    cfg = Config.fromfile(str(path))
+    assert cfg.model.backbone.type == 'CCTViT'
+    assert 'pretrained' not in cfg.model.backbone
+    model = MODELS.build(cfg.model).eval()
+    x = torch.randint(0, 256, (1, 1, 3, 2, 224, 224), dtype=torch.uint8)
+    batch = model.data_preprocessor(dict(inputs=[x[0]], data_samples=None))
+    with torch.no_grad():
+        feats = model(**batch, mode='tensor')
+        scores, _ = model.extract_feat(batch['inputs'], stage='head')
+    assert feats.shape == (1, 512) and scores.shape == (1, 400)
+
+    def decay(optim_cfg) -> dict:
+        groups = build_optim_wrapper(model, optim_cfg).optimizer.param_groups
+        by_id = {id(p): g['weight_decay'] for g in groups for p in g['params']}
+        return {n: by_id[id(p)] for n, p in model.named_parameters()}
+
+    base = cfg.optim_wrapper.optimizer.weight_decay
+    assert base == 1e-4
+    for name, wd in decay(cfg.optim_wrapper).items():
+        no_decay = (model.get_parameter(name).ndim == 1
+                    or name == 'backbone.positional_embedding')
+        assert wd == (0. if no_decay else base), name
+    stock_only = Config.fromfile(stock).optim_wrapper
+    plain = decay(stock_only)
+    assert plain['backbone.positional_embedding'] == base
+    assert plain['backbone.class_embedding'] == base

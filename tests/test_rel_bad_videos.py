@@ -163,10 +163,10 @@ def test_pipeline_errors_after_decoding_name_the_frame_shape(videos):
     problem, with the frame shape, not as a broken file."""
     from mmaction.datasets.transforms import ThreeCrop
     ds = _dataset(videos, ['odd', 'large'])
-    ds.pipeline.transforms.insert(4, ThreeCrop(crop_size=24))
+    ds.pipeline.transforms.insert(-2, ThreeCrop(crop_size=24))
     with pytest.raises(BrokenVideoError, match=r"sample 1 \('.*large.mp4'\): "
-                       r'ThreeCrop failed on decoded frames of shape '
-                       r'\(1080, 1920, 3\): AssertionError\(\); expected the '
+                       r'ThreeCrop failed on decoded frames of size '
+                       r'1080x1920: AssertionError\(\); expected the '
                        r'pipeline to accept frames of this size'):
         ds[1]
 
@@ -236,3 +236,82 @@ def test_skip_broken_count_reaches_training_log(tmp_path):
     assert 'skip_broken: 2 broken training samples were skipped and ' \
         'replaced in this run' in log
     assert "train/missing.mp4'): video file not found" in log
+
+
+def _list(root, name: str, text: str) -> str:
+    path = root / name
+    path.write_text(text)
+    return str(path)
+
+
+def _val_pipeline(root):
+    return toy_config(str(root), str(root)).val_dataloader.dataset.pipeline
+
+
+def test_annotation_paths_with_spaces(videos, tmp_path):
+    """The label is the last field (the trailing integers with multi_class),
+    so paths may contain the delimiter; unlabeled lines stay MMAction2's
+    -1 (a bare path, which cannot contain the delimiter); blank lines are
+    not samples."""
+    import shutil
+    spaced = videos / 'my clips' / 'a b.mp4'
+    spaced.parent.mkdir(exist_ok=True)
+    shutil.copy(videos / 'good.mp4', spaced)
+    ann = _list(tmp_path, 'spaces.txt',
+                'my clips/a b.mp4 3\n\ngood.mp4 7\ngood.mp4\n')
+    ds = RobustVideoDataset(ann_file=ann, data_prefix=dict(video=str(videos)),
+                            pipeline=_val_pipeline(videos), test_mode=True,
+                            num_classes=8)
+    infos = [ds.get_data_info(i) for i in range(len(ds))]
+    assert [(d['filename'], d['label']) for d in infos] == [
+        (str(spaced), 3), (str(videos / 'good.mp4'), 7),
+        (str(videos / 'good.mp4'), -1)]
+    assert ds[0]['inputs'].shape == (1, 3, NUM_FRAMES, 32, 32)
+    multi = _list(tmp_path, 'multi.txt', 'my clips/a b.mp4 1 4\ngood.mp4\n')
+    ds = RobustVideoDataset(ann_file=multi, pipeline=_val_pipeline(videos),
+                            data_prefix=dict(video=str(videos)),
+                            multi_class=True, num_classes=5, test_mode=True)
+    infos = [ds.get_data_info(i) for i in range(len(ds))]
+    assert [(d['filename'], d['label'].tolist()) for d in infos] == [
+        (str(spaced), [0, 1, 0, 0, 1]), (str(videos / 'good.mp4'), [0] * 5)]
+
+
+@pytest.mark.parametrize('text,kwargs,message', [
+    ('good.mp4 1\nmy video.mp4\n', {}, r"spaces_bad.txt, line 2: "
+     r"'video.mp4' is not an integer label; expected \"PATH LABEL\""),
+    ('good.mp4 1\ngood.mp4 8\n', dict(num_classes=8), r'spaces_bad.txt, '
+     r'line 2: label 8 is outside \[0, 8\) \(num_classes=8\)'),
+    ('good.mp4 -1\n', dict(num_classes=8), r'line 1: label -1 is outside'),
+    ('good.mp4 0 5\n', dict(num_classes=5, multi_class=True),
+     r'line 1: label 5 is outside \[0, 5\)'),
+])
+def test_bad_annotation_lines_name_file_and_line(videos, tmp_path, text,
+                                                 kwargs, message):
+    ann = _list(tmp_path, 'spaces_bad.txt', text)
+    with pytest.raises(ValueError, match=message):
+        RobustVideoDataset(ann_file=ann, data_prefix=dict(video=str(videos)),
+                           pipeline=_val_pipeline(videos), test_mode=True,
+                           **kwargs)
+
+
+@pytest.mark.parametrize('split', ['train', 'test'])
+def test_labels_checked_against_the_head_before_training_and_testing(
+        tmp_path, split):
+    """CheckLabelsHook (in every mmxclip config) refuses a label outside
+    the head's classes, naming file and line, before the first iteration:
+    training would fail inside the loss, testing would score it silently."""
+    data = make_toy_dataset(str(tmp_path / 'toy'), 1, 1, num_frames=8)
+    ann = data['ann_files']['train' if split == 'train' else 'val']
+    with open(ann, 'a') as f:
+        f.write(open(ann).readline().split()[0] + ' 8\n')  # 8 classes: 0-7
+    line = len(open(ann).readlines())
+    cfg = toy_config(data['out_dir'], str(tmp_path / 'work'),
+                     **{'train_cfg.max_epochs': 1, 'val_cfg': None,
+                        'val_dataloader': None, 'val_evaluator': None,
+                        'default_hooks.checkpoint': None})
+    assert dict(type='CheckLabelsHook') in cfg.custom_hooks
+    runner = Runner.from_cfg(cfg)
+    with pytest.raises(ValueError, match=rf'{osp.basename(ann)}, line {line}:'
+                       r' label 8 is outside \[0, 8\) '
+                       r'\(model.cls_head.num_classes=8\)'):
+        getattr(runner, split)()

@@ -64,21 +64,36 @@ TRAIN = [sys.executable, osp.join(ROOT, 'tools', 'train.py'), TOY]
 CONSTANT_LR = {'param_scheduler': '[]'}
 
 
+# Misspelt --cfg-options (top-level and nested) that MMEngine would ignore
+# silently: they match nothing.
+MISSPELT = {'randomnes.seed': 3, 'env_cfg.cudnn_benchmrk': True}
+
+
 @pytest.fixture(scope='module')
 def trained(videos, tmp_path_factory):
     """8 epochs (one step each) of the toy config through tools/train.py,
-    run from another directory; checkpoints every 4 epochs."""
+    run from another directory; checkpoints every 4 epochs; two misspelt
+    options. Returns the work dir and the output."""
     tmp = tmp_path_factory.mktemp('trained')
     work_dir = tmp / 'work'
-    run(TRAIN + ['--work-dir', str(work_dir)] + toy_options(
-        videos, **CONSTANT_LR, **{'train_cfg.max_epochs': 8,
-                                  'train_cfg.val_interval': 8,
-                                  'default_hooks.checkpoint.interval': 4}),
-        cwd=tmp)
-    return work_dir
+    out = run(TRAIN + ['--work-dir', str(work_dir)] + toy_options(
+        videos, **CONSTANT_LR, **MISSPELT,
+        **{'train_cfg.max_epochs': 8, 'train_cfg.val_interval': 8,
+           'default_hooks.checkpoint.interval': 4}), cwd=tmp)
+    return work_dir, out
+
+
+def test_train_warns_about_options_matching_nothing(trained):
+    _, out = trained
+    assert ("--cfg-options randomnes.seed=3: the config has no key "
+            "'randomnes' (did you mean 'randomness'?)") in out
+    assert ("--cfg-options env_cfg.cudnn_benchmrk=True: env_cfg has no key "
+            "'cudnn_benchmrk' (did you mean 'cudnn_benchmark'?)") in out
+    assert out.count('--cfg-options ') == 2  # the matching ones: silent
 
 
 def test_train_loss_falls(trained):
+    trained, _ = trained
     losses = train_losses(trained)
     assert sorted(losses) == list(range(1, 9))  # one step per epoch
     first, last = losses[1] + losses[2], losses[7] + losses[8]
@@ -90,7 +105,7 @@ def test_train_loss_falls(trained):
 def test_resume_continues_from_the_saved_checkpoint(trained, videos,
                                                     tmp_path):
     work_dir = tmp_path / 'work'
-    shutil.copytree(trained, work_dir)
+    shutil.copytree(trained[0], work_dir)
     out = run(TRAIN + ['--work-dir', str(work_dir), '--resume'] + toy_options(
         videos, **CONSTANT_LR, **{'train_cfg.max_epochs': 10,
                                   'train_cfg.val_interval': 10,
@@ -106,10 +121,15 @@ def test_resume_continues_from_the_saved_checkpoint(trained, videos,
 def test_test_tool_two_clips_three_crops(trained, videos, tmp_path):
     dump = tmp_path / 'preds.pkl'
     out = run([sys.executable, osp.join(ROOT, 'tools', 'test.py'), TOY,
-               str(trained / 'epoch_8.pth'), '--work-dir',
+               str(trained[0] / 'epoch_8.pth'), '--work-dir',
                str(tmp_path / 'work'), '--dump', str(dump)] +
-              toy_options(videos), cwd=tmp_path)
+              toy_options(videos, **{
+                  'test_dataloader.dataset.data_prefix.vido': 'x'}),
+              cwd=tmp_path)
     assert 'acc/top1' in out
+    assert ("--cfg-options test_dataloader.dataset.data_prefix.vido=x: "
+            "test_dataloader.dataset.data_prefix has no key 'vido' (did you "
+            "mean 'video'?)") in out
     results = load(str(dump))
     assert len(results) == 8  # every val video once
     assert all(r['pred_score'].shape == (8, ) for r in results)

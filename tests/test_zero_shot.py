@@ -1,12 +1,18 @@
 """The tools end to end: convert_weights -> tools/test.py, zero_shot.py
-with its picture, make_few_shot_split.py; the zero-/few-shot configs."""
+with its picture and its handling of bad input, MMAction2's demo paths
+(init_recognizer + visualizer, MMAction2Inferencer) on the converted config,
+make_few_shot_split.py; the zero-/few-shot configs."""
 import glob
 import os
 import os.path as osp
 import subprocess
 import sys
 
+import av
+import cv2
+import numpy as np
 import pytest
+import torch
 from mmengine.config import Config
 from mmengine.dataset import Compose
 from mmengine.registry import init_default_scope
@@ -51,17 +57,258 @@ def test_converted_config_runs_tools_test(workspace):
 
 
 def test_zero_shot_tool_prints_tables_and_draws(workspace):
+    """From a shell: a table per video, pictures, a progress bar, and exit
+    status 1 because one of the videos is missing."""
     folder, videos, ckpt = workspace
     out_dir = osp.join(folder, 'vis')
-    log = run('tools/zero_shot.py', *videos, '--checkpoint', ckpt,
-              '--labels', 'a square moving right,a dog,cooking pasta',
-              '--topk', '2', '--num-clips', '2', '--out-dir', out_dir)
+    missing = osp.join(folder, 'missing.mp4')
+    out = subprocess.run(
+        [sys.executable, 'tools/zero_shot.py', *videos[:2], missing,
+         videos[2], '--checkpoint', ckpt, '--labels',
+         'a square moving right,a dog,cooking pasta', '--topk', '2',
+         '--num-clips', '2', '--out-dir', out_dir],
+        cwd=ROOT, text=True, capture_output=True, timeout=300)
+    assert out.returncode == 1, out.stderr[-3000:]
+    assert f"failed: '{missing}': video file not found" in out.stderr
+    log = out.stdout + out.stderr
     for video in videos:
         assert video in log
-        png = osp.join(out_dir, osp.basename(video)[:-4] + '.png')
+        png = osp.join(out_dir, osp.basename(video) + '.png')
         assert osp.getsize(png) > 10_000
     assert log.count('  rank  label') == 3
     assert '[>>' in log  # MMEngine's progress bar on several videos
+
+
+def _audio_only(path: str) -> str:
+    """An mp4 with an AAC stream and no video stream (PyAV)."""
+    with av.open(path, 'w') as out:
+        stream = out.add_stream('aac', rate=16000)
+        stream.layout = 'mono'
+        for _ in range(8):
+            frame = av.AudioFrame.from_ndarray(
+                np.zeros((1, 1024), np.float32), format='fltp',
+                layout='mono')
+            frame.sample_rate = 16000
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path
+
+
+@pytest.fixture(scope='module')
+def bad_videos(workspace):
+    """name -> (path, what the tool must say about it)."""
+    folder, videos, _ = workspace
+    bad = osp.join(folder, 'bad')
+    os.makedirs(bad, exist_ok=True)
+    open(osp.join(bad, 'empty.mp4'), 'w').close()
+    with open(osp.join(bad, 'text.mp4'), 'w') as f:
+        f.write('not a video\n' * 50)
+    with open(videos[0], 'rb') as f:
+        data = f.read()
+    with open(osp.join(bad, 'truncated.mp4'), 'wb') as f:
+        f.write(data[:len(data) // 2])
+    _audio_only(osp.join(bad, 'audio.mp4'))
+    return {
+        'missing': (osp.join(bad, 'missing.mp4'), 'video file not found'),
+        'empty': (osp.join(bad, 'empty.mp4'), 'video file is empty'),
+        'text': (osp.join(bad, 'text.mp4'),
+                 'not a readable video container'),
+        'audio': (osp.join(bad, 'audio.mp4'), 'the file has no video stream'),
+        'truncated': (osp.join(bad, 'truncated.mp4'),
+                      'not a readable video container (truncated'),
+    }
+
+
+def test_zero_shot_reports_bad_videos_and_goes_on(workspace, bad_videos,
+                                                  capsys):
+    """Each bad video is named with what is wrong, the good ones after it
+    are still ranked, the exit status says some failed."""
+    _, videos, ckpt = workspace
+    bad = [path for path, _ in bad_videos.values()]
+    tool = load_tool('zero_shot.py')
+    code = tool.main([videos[0], *bad, videos[1], '--checkpoint', ckpt,
+                      '--labels', 'a dog,cooking pasta', '--topk', '1'])
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert out.count('  rank  label') == 2
+    assert videos[0] in out and videos[1] in out
+    for path, reason in bad_videos.values():
+        assert f"failed: '{path}': " in err and reason in err, (path, err)
+        assert path not in out
+    assert f'5 of 7 videos failed: {", ".join(bad)}' in err
+
+
+def test_zero_shot_prints_each_ranking_when_it_is_done(workspace,
+                                                       monkeypatch, capsys):
+    """A run that dies on the second video has already printed the first
+    video's ranking."""
+    _, videos, ckpt = workspace
+    tool = load_tool('zero_shot.py')
+    real, done = tool.recognize, []
+
+    def dies_on_second(model, video, **kwargs):
+        if done:
+            raise KeyboardInterrupt
+        done.append(video)
+        return real(model, video, **kwargs)
+
+    monkeypatch.setattr(tool, 'recognize', dies_on_second)
+    with pytest.raises(KeyboardInterrupt):
+        tool.main([*videos, '--checkpoint', ckpt, '--labels', 'a,b'])
+    out = capsys.readouterr().out
+    assert out.startswith(videos[0]) and out.count('  rank  label') == 1
+
+
+def test_zero_shot_pictures_have_unique_names(workspace, tmp_path):
+    """test.mp4 and test.avi, and x.mp4 in two folders: four pictures."""
+    _, videos, ckpt = workspace
+    names = [osp.join('a', 'test.mp4'), osp.join('a', 'test.avi'),
+             osp.join('b', 'x', 'test.mp4'), osp.join('c', 'x', 'test.mp4')]
+    paths = [str(tmp_path / 'in' / n) for n in names]
+    for path, source in zip(paths, videos + videos[:1]):
+        os.makedirs(osp.dirname(path), exist_ok=True)
+        if path.endswith('.avi'):  # a real AVI (MJPG), not a renamed mp4
+            frames = cv2.VideoCapture(source)
+            writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*'MJPG'),
+                                     8, (64, 48))
+            ok, img = frames.read()
+            while ok:
+                writer.write(img)
+                ok, img = frames.read()
+            writer.release()
+        else:
+            with open(source, 'rb') as f, open(path, 'wb') as g:
+                g.write(f.read())
+    out_dir = tmp_path / 'vis'
+    tool = load_tool('zero_shot.py')
+    assert tool.main([*paths, '--checkpoint', ckpt, '--labels', 'a,b',
+                      '--out-dir', str(out_dir)]) == 0
+    pngs = sorted(str(p.relative_to(out_dir)) for p in out_dir.rglob('*.png'))
+    assert pngs == sorted(n + '.png' for n in names)
+
+
+def test_zero_shot_picture_shows_the_frames_the_model_saw(workspace,
+                                                          monkeypatch):
+    """The pictured frames are the test pipeline's sampler output (here 2
+    clips of 4 frames of a 16-frame video), decoded as DecordDecode does;
+    the old re-derivation (segment middles) was 1-2 frames off."""
+    import decord
+    from mmengine.dataset import Compose
+    _, videos, ckpt = workspace
+    tool = load_tool('zero_shot.py')
+    drawn = []
+    monkeypatch.setattr(tool, 'draw', lambda frames, result, *a:
+                        drawn.append((frames, result)))
+    assert tool.main([videos[2], '--checkpoint', ckpt, '--labels', 'a,b',
+                      '--num-clips', '2', '--out-dir', 'unused']) == 0
+    (frames, result), = drawn
+    model = tool.init_xclip(ckpt, ['a', 'b'], num_clips=2)
+    sampled = Compose(model.cfg.test_pipeline[:3])(dict(
+        filename=videos[2], label=-1, start_index=0, modality='RGB'))
+    assert result.frame_inds.tolist() == sampled['frame_inds'].reshape(
+        2, 4).tolist() == [[1, 5, 9, 12], [2, 6, 10, 13]]
+    np.testing.assert_array_equal(frames.reshape(8, *frames.shape[2:]),
+                                  np.stack(sampled['imgs']))
+    segment_middles = (np.arange(4) * 4 + 2).tolist()
+    assert segment_middles not in result.frame_inds.tolist()
+    reader = decord.VideoReader(videos[2])
+    np.testing.assert_array_equal(
+        frames[0], reader.get_batch(result.frame_inds[0]).asnumpy())
+
+
+@pytest.mark.parametrize('args,message', [
+    (['--labels', ''], '--labels is empty; expected comma-separated labels'),
+    (['--labels', ' , '], '--labels: entry 1 is blank'),
+    (['--labels', 'a,,b'], '--labels: entry 2 is blank'),
+    (['--labels', 'swimming,Swimming'], "--labels: class name 'Swimming' on "
+     "entry 2 duplicates entry 1 ('swimming') after CLIP's text "
+     'normalisation'),
+    (['--labels', 'riding a bike, riding  a bike'], "duplicates entry 1 "
+     "('riding a bike') after CLIP's text normalisation"),
+    (['--label-file', 'no/such/file.txt'],
+     "class-name file not found: 'no/such/file.txt'"),
+    (['--labels', 'a', '--topk', '0'],
+     "argument --topk: expected a positive integer, got '0'"),
+    (['--labels', 'a', '--topk', '-3'],
+     "argument --topk: expected a positive integer, got '-3'"),
+    (['--labels', 'a', '--topk', 'two'],
+     "argument --topk: expected a positive integer, got 'two'"),
+    (['--labels', 'a', '--num-clips', '0'],
+     "argument --num-clips: expected a positive integer, got '0'"),
+])
+def test_zero_shot_arguments_are_checked(args, message, capsys):
+    tool = load_tool('zero_shot.py')
+    with pytest.raises(SystemExit) as exit_info:
+        tool.parse_args(['v.mp4', '--checkpoint', 'c.pth', *args])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_mmaction_demo_path_on_converted_config(workspace, tmp_path):
+    """What MMAction2's demo/demo.py does: init_recognizer on the converted
+    config, inference_recognizer, names from the label file, and
+    ActionVisualizer drawing the prediction (frames as images: writing mp4
+    needs moviepy, which demo.py's own output needs too)."""
+    from mmaction.apis import inference_recognizer, init_recognizer
+    from mmaction.visualization import ActionVisualizer
+    folder, videos, ckpt = workspace
+    config = osp.splitext(ckpt)[0] + '.py'
+    model = init_recognizer(config, ckpt, device='cpu')
+    result = inference_recognizer(model, videos[0])
+    labels = [x.strip() for x in open(osp.join(folder, 'class_names.txt'))]
+    assert labels == CLASS_NAMES and result.pred_score.shape == (5, )
+    visualizer = ActionVisualizer()
+    visualizer.dataset_meta = dict(classes=labels)
+    drawn = visualizer.add_datasample(
+        'demo', videos[0], result, draw_gt=False, out_type='img',
+        out_path=str(tmp_path / 'demo'))
+    assert drawn.shape[0] == 16 and len(list(tmp_path.rglob('*.png'))) == 16
+
+
+def test_mmaction_inferencer_on_converted_config(workspace, tmp_path):
+    """What MMAction2's demo/demo_inferencer.py does with --label-file and
+    --vid-out-dir: the converted config has the visualizer it needs (it
+    crashed on ``None.dataset_meta`` before), the scores are init_xclip's,
+    and the drawn frames carry the class names."""
+    from mmaction.apis.inferencers import MMAction2Inferencer
+    from mmxclip.apis import init_xclip, zero_shot
+    folder, videos, ckpt = workspace
+    config = osp.splitext(ckpt)[0] + '.py'
+    inferencer = MMAction2Inferencer(
+        rec=config, rec_weights=ckpt, device='cpu',
+        label_file=osp.join(folder, 'class_names.txt'))
+    visualizer = inferencer.actionrecog_inferencer.visualizer
+    assert visualizer.dataset_meta == dict(classes=CLASS_NAMES)
+    out = inferencer(videos[0], vid_out_dir=str(tmp_path), out_type='img',
+                     return_vis=True)
+    scores = torch.tensor(out['predictions'][0]['rec_scores'][0])
+    # The inferencer turns the config's ThreeCrop into a CenterCrop.
+    model = init_xclip(ckpt)
+    model.cfg.test_pipeline = [
+        dict(t, type='CenterCrop') if t['type'] == 'ThreeCrop' else t
+        for t in Config.fromfile(config).test_pipeline]
+    ours = dict(zero_shot(model, videos[0], topk=5))
+    assert torch.allclose(scores, torch.tensor([ours[n] for n in CLASS_NAMES]),
+                          atol=1e-6)
+    assert len(list(tmp_path.rglob('*.png'))) == 16
+
+
+def test_converted_config_dataset_is_robust_with_class_names(workspace):
+    """Like every mmxclip config: RobustVideoDataset, labels checked
+    against the head, and the class names as the dataset's metainfo (the
+    runner gives them to its visualizer and evaluator)."""
+    from mmaction.registry import DATASETS
+    _, _, ckpt = workspace
+    cfg = Config.fromfile(osp.splitext(ckpt)[0] + '.py')
+    init_default_scope('mmaction')
+    dataset = DATASETS.build(cfg.test_dataloader.dataset)
+    assert type(dataset).__name__ == 'RobustVideoDataset'
+    assert dataset.metainfo['classes'] == CLASS_NAMES
+    assert dict(type='CheckLabelsHook') in cfg.custom_hooks
+    assert cfg.visualizer.type == 'ActionVisualizer'
+    assert cfg.default_scope == 'mmaction'
 
 
 def test_make_few_shot_split_is_reproducible(tmp_path):

@@ -32,8 +32,9 @@ FLOPs per view are counted by MMEngine's :class:`FlopAnalyzer` on mmxclip's
 eval forward (backbone, MIT, prompt generator and similarity over K classes;
 the class texts' encoding is cached and excluded, as the paper's figures
 do). FlopAnalyzer counts one multiply-add as one FLOP (fvcore's convention,
-the paper's too) and counts nothing for ``scaled_dot_product_attention``; a
-handle here adds its two matrix products (``L * S * d`` each per head).
+the paper's too); ``import mmxclip`` gives it a handle for
+``scaled_dot_product_attention`` (:func:`mmxclip.compat.sdpa_flop_jit`: its
+two matrix products, ``L * S * d`` each per head), which MMEngine counts as 0.
 
 Examples::
 
@@ -45,7 +46,6 @@ import argparse
 import contextlib
 import ctypes
 import dataclasses
-import math
 import os
 import statistics
 import sys
@@ -439,14 +439,6 @@ def bf16_error(mmx, hf, x: Inputs) -> Dict[str, float]:
 
 
 # -------------------------------------------------------------------- FLOPs
-def _sdpa_flop_jit(inputs: List, outputs: List) -> int:
-    """``scaled_dot_product_attention``: Q K^T and A V, L * S * d
-    multiply-adds each per batch and head."""
-    from mmengine.analysis.jit_handles import get_shape
-    q, k = get_shape(inputs[0]), get_shape(inputs[1])
-    return 2 * math.prod(q) * k[-2]
-
-
 class _EvalForward(nn.Module):
     """mmxclip's eval forward as one tensor-in, tensor-out module."""
 
@@ -471,9 +463,8 @@ def count_flops(mmx: nn.Module, spec: ModelSpec,
         mmx.cls_head.class_embeddings()  # cached: the text is not counted
     clip = torch.randn(1, 3, frames, spec.image, spec.image,
                        device=mmx.cls_head.logit_scale.device)
+    # SDPA is counted by the handle ``import mmxclip`` registered.
     analyzer = FlopAnalyzer(_EvalForward(mmx), (clip, ))
-    analyzer.set_op_handle('aten::scaled_dot_product_attention',
-                           _sdpa_flop_jit)
     analyzer.unsupported_ops_warnings(False)
     analyzer.uncalled_modules_warnings(False)
     by_op = analyzer.by_operator()

@@ -58,10 +58,19 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 def write_config(path: str, model_cfg: dict, checkpoint: str,
                  args: argparse.Namespace) -> None:
-    """A self-contained test config for the converted X-CLIP."""
+    """A self-contained test config for the converted X-CLIP.
+
+    Complete for MMAction2's tools as well as mmxclip's: default scope,
+    plugin import, ``ActionVisualizer`` with a local backend (MMAction2's
+    inferencer and ``demo/`` scripts draw with it), a
+    :class:`~mmxclip.datasets.RobustVideoDataset` whose ``metainfo`` classes
+    are the label map (the runner hands them to the visualizer and the
+    evaluator), and the hook checking labels against the head.
+    """
     pipeline = test_pipeline(model_cfg['neck']['num_frames'],
                              model_cfg['backbone']['input_resolution'],
                              args.num_clips, args.num_crops)
+    vis_backends = [dict(type='LocalVisBackend')]
     Config(dict(
         default_scope='mmaction',
         custom_imports=dict(imports=['mmxclip'], allow_failed_imports=False),
@@ -70,11 +79,15 @@ def write_config(path: str, model_cfg: dict, checkpoint: str,
         test_dataloader=dict(
             batch_size=1, num_workers=2,
             sampler=dict(type='DefaultSampler', shuffle=False),
-            dataset=dict(type='VideoDataset', ann_file=args.ann_file,
+            dataset=dict(type='RobustVideoDataset', ann_file=args.ann_file,
                          data_prefix=dict(video=args.data_prefix),
+                         metainfo=dict(classes=args.class_names),
                          pipeline=pipeline, test_mode=True)),
         test_evaluator=dict(type='AccMetric'),
         test_cfg=dict(type='TestLoop'),
+        custom_hooks=[dict(type='CheckLabelsHook')],
+        vis_backends=vis_backends,
+        visualizer=dict(type='ActionVisualizer', vis_backends=vis_backends),
         load_from=osp.abspath(checkpoint),
     )).dump(path)
 

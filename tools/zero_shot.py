@@ -1,27 +1,44 @@
 """Which of these labels fits my video? Zero-shot recognition with X-CLIP.
 
-    python tools/zero_shot.py demo.mp4 --checkpoint k400_32_8.pth \
+    python tools/zero_shot.py demo.mp4 more/*.mp4 --checkpoint k400_32_8.pth \
         --labels "playing guitar,riding a bike,swimming" --out-dir vis/
 
-prints a ranked table per video and writes ``vis/<video>.png``: the frames
-the model saw with the top labels and their probabilities. The checkpoint
-may be any format :func:`mmxclip.apis.init_xclip` reads.
+prints each video's ranked table as soon as the video is done and, with
+``--out-dir``, writes ``vis/demo.mp4.png``: the frames the model saw (one row
+per clip) with the top labels and their probabilities. Pictures mirror the
+videos' folders below their common folder, so no two videos share one. A
+video that cannot be read is reported on stderr with its path and what is
+wrong, and the run goes on; the exit status is 1 if any video failed. The
+checkpoint may be any format :func:`mmxclip.apis.init_xclip` reads.
 """
 import argparse
 import os
 import os.path as osp
-from typing import List, Optional, Sequence, Tuple
+import sys
+from typing import List, Optional, Sequence
 
 import numpy as np
-from mmengine.utils import track_iter_progress
+from mmengine.utils import ProgressBar
 
-from mmxclip.apis import init_xclip, zero_shot
+from mmxclip.apis import Recognition, init_xclip, recognize
+from mmxclip.datasets import BrokenVideoError
 from mmxclip.models.heads import load_class_names
 
-Ranking = List[Tuple[str, float]]
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(
+            f'expected a positive integer, got {text!r}')
+    return value
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    """Parse and check the command line; the labels end up in ``labels``."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('videos', nargs='+', help='video files')
     parser.add_argument('--checkpoint', required=True,
@@ -29,84 +46,111 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     labels = parser.add_mutually_exclusive_group(required=True)
     labels.add_argument('--labels', help='comma-separated labels')
     labels.add_argument('--label-file', help='one label per line')
-    parser.add_argument('--topk', type=int, default=5)
-    parser.add_argument('--num-clips', type=int, default=1,
+    parser.add_argument('--topk', type=positive_int, default=5)
+    parser.add_argument('--num-clips', type=positive_int, default=1,
                         help='temporal views per video')
     parser.add_argument('--num-crops', type=int, default=1, choices=(1, 3),
                         help='spatial views per clip')
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--out-dir', help='where to write one .png per video')
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    try:
+        if args.labels is not None:
+            if not args.labels.strip():
+                raise ValueError('--labels is empty; expected comma-separated '
+                                 'labels, e.g. "swimming,riding a bike"')
+            args.labels = load_class_names(args.labels.split(','),
+                                           name='--labels')
+        else:
+            args.labels = load_class_names(args.label_file)
+    except (ValueError, FileNotFoundError) as err:
+        parser.error(str(err))
+    return args
 
 
-def sampled_frames(video: str, num_frames: int) -> np.ndarray:
-    """RGB frames from the middle of ``num_frames`` equal segments, as the
-    test pipeline's ``SegmentSampleFrames`` picks them for one clip.
+def picture_paths(videos: Sequence[str], out_dir: str) -> List[str]:
+    """``out_dir/<path below the videos' common folder>.png`` per video."""
+    full = [osp.abspath(v) for v in videos]
+    root = osp.commonpath([osp.dirname(p) for p in full])
+    return [osp.join(out_dir, osp.relpath(p, root) + '.png') for p in full]
 
-    Returns:
-        np.ndarray: (num_frames, H, W, 3) uint8.
-    """
+
+def read_frames(video: str, frame_inds: np.ndarray) -> np.ndarray:
+    """RGB frames at ``frame_inds`` (num_clips, T), as DecordDecode reads
+    them: (num_clips, T, H, W, 3) uint8."""
     import decord
-    reader = decord.VideoReader(video)
-    seg = len(reader) / num_frames
-    inds = (np.arange(num_frames) * seg + seg / 2).astype(int)
-    return reader.get_batch(np.minimum(inds, len(reader) - 1)).asnumpy()
+    frames = decord.VideoReader(video).get_batch(frame_inds.ravel())
+    return frames.asnumpy().reshape(*frame_inds.shape, *frames.shape[1:])
 
 
-def draw(frames: np.ndarray, ranking: Ranking, title: str, path: str) -> None:
-    """Frames in a row above a bar chart of the top labels."""
+def draw(frames: np.ndarray, result: Recognition, title: str,
+         path: str) -> None:
+    """The clips' frames in rows above a bar chart of the top labels."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    n = len(frames)
-    fig = plt.figure(figsize=(max(2 * n, 8), 4.5))
-    grid = fig.add_gridspec(2, n, height_ratios=(1, 1))
-    for i, frame in enumerate(frames):
-        ax = fig.add_subplot(grid[0, i])
-        ax.imshow(frame)
-        ax.axis('off')
-    ax = fig.add_subplot(grid[1, :])
-    labels = [name for name, _ in ranking][::-1]
-    probs = [p for _, p in ranking][::-1]
+    clips, n = frames.shape[:2]
+    fig = plt.figure(figsize=(max(1.5 * n, 8), 1.5 * clips + 3))
+    grid = fig.add_gridspec(clips + 1, n, height_ratios=(1, ) * clips +
+                            (max(1.0, 0.3 * len(result.ranking)), ))
+    for c in range(clips):
+        for t in range(n):
+            ax = fig.add_subplot(grid[c, t])
+            ax.imshow(frames[c, t])
+            ax.set_title(f'frame {result.frame_inds[c, t]}', fontsize=7)
+            ax.axis('off')
+    ax = fig.add_subplot(grid[clips, :])
+    labels = [name for name, _ in result.ranking][::-1]
+    probs = [p for _, p in result.ranking][::-1]
     bars = ax.barh(labels, probs, color='tab:blue')
     ax.bar_label(bars, labels=[f'{p:.1%}' for p in probs], padding=3)
     ax.set_xlim(0, 1.1)
     ax.set_xlabel('probability')
     fig.suptitle(title)
     fig.tight_layout()
+    os.makedirs(osp.dirname(path) or '.', exist_ok=True)
     fig.savefig(path, dpi=100)
     plt.close(fig)
 
 
-def format_table(video: str, ranking: Ranking) -> str:
+def format_table(video: str, result: Recognition) -> str:
     """A ranked text table."""
-    width = max(len(name) for name, _ in ranking)
+    width = max(len(name) for name, _ in result.ranking)
     lines = [video, f'  rank  {"label":<{width}}  probability']
     lines += [f'  {i:>4}  {name:<{width}}  {p:>11.4f}'
-              for i, (name, p) in enumerate(ranking, 1)]
+              for i, (name, p) in enumerate(result.ranking, 1)]
     return '\n'.join(lines)
 
 
-def main(argv: Optional[Sequence[str]] = None) -> None:
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Rank the labels for each video; the exit status (1: some failed)."""
     args = parse_args(argv)
-    labels = (load_class_names(args.labels.split(','))
-              if args.labels else load_class_names(args.label_file))
-    model = init_xclip(args.checkpoint, labels, args.device, args.num_clips,
-                       args.num_crops)
-    if args.out_dir:
-        os.makedirs(args.out_dir, exist_ok=True)
-    videos = (track_iter_progress(args.videos) if len(args.videos) > 1 else
-              args.videos)
-    tables = []
-    for video in videos:
-        ranking = zero_shot(model, video, topk=args.topk)
-        tables.append(format_table(video, ranking))
-        if args.out_dir:
-            name = osp.splitext(osp.basename(video))[0]
-            draw(sampled_frames(video, model.neck.num_frames), ranking,
-                 osp.basename(video), osp.join(args.out_dir, f'{name}.png'))
-    print('\n\n'.join(tables))
+    model = init_xclip(args.checkpoint, args.labels, args.device,
+                       args.num_clips, args.num_crops)
+    pictures = (picture_paths(args.videos, args.out_dir)
+                if args.out_dir else [None] * len(args.videos))
+    # The bar goes to stderr, so stdout holds exactly the tables.
+    bar = (ProgressBar(len(args.videos), file=sys.stderr)
+           if len(args.videos) > 1 else None)
+    failed = []
+    for video, picture in zip(args.videos, pictures):
+        try:
+            result = recognize(model, video, topk=args.topk)
+        except BrokenVideoError as err:
+            failed.append(video)
+            print(f'\nfailed: {err}', file=sys.stderr, flush=True)
+        else:
+            print(format_table(video, result) + '\n', flush=True)
+            if picture:
+                draw(read_frames(video, result.frame_inds), result,
+                     osp.basename(video), picture)
+        if bar:
+            bar.update()
+    if failed:
+        print(f'\n{len(failed)} of {len(args.videos)} videos failed: '
+              f'{", ".join(failed)}', file=sys.stderr, flush=True)
+    return 1 if failed else 0
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

@@ -22,10 +22,13 @@ default_hooks = dict(
     sampler_seed=dict(type='DistSamplerSeedHook'),
     sync_buffers=dict(type='SyncBuffersHook'))
 
-# Stop at the first NaN/inf loss (naming iteration and key) before it is
-# checkpointed; resume mid-epoch with the random generators restored; log how
-# many broken videos skip_broken replaced.
+# Refuse annotation labels outside the head's classes (naming file and line)
+# before training / testing; stop at the first NaN/inf loss (naming
+# iteration and key) before it is checkpointed; resume mid-epoch with the
+# random generators restored; log how many broken videos skip_broken
+# replaced.
 custom_hooks = [
+    dict(type='CheckLabelsHook'),
     dict(type='FiniteLossHook'),
     dict(type='ExactResumeHook'),
     dict(type='SkippedSamplesHook')

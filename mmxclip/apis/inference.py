@@ -1,26 +1,32 @@
 """Ready models from any weight file, and zero-shot recognition.
 
 Thin on purpose: formats are :mod:`mmxclip.weights`' business, the forward
-pass MMAction2's (``inference_recognizer`` runs the test pipeline and
-``test_step``); here the two meet.
+pass MMAction2's (the test pipeline and ``test_step``, as in its
+``inference_recognizer``), broken videos :mod:`mmxclip.datasets`'; here they
+meet.
 """
 import copy
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import (Any, Dict, List, NamedTuple, Optional, Sequence, Tuple,
+                    Union)
 
+import numpy as np
 import torch
-from mmaction.apis import inference_recognizer
 from mmaction.registry import MODELS
 from mmengine.config import Config
+from mmengine.dataset import Compose, pseudo_collate
 from mmengine.logging import MMLogger
 from mmengine.registry import init_default_scope
 from torch import nn
 
+from ..datasets import add_frame_checks, load_clip
 from ..weights import (XCLIP_ONLY, ConfigTextError, Weights,
                        check_state_dict, parse_config_text, read_weights)
 
 # Where MMAction2's Kinetics-400 configs (and configs/_base_) expect the
 # class names.
 K400_LABEL_MAP = 'data/kinetics400/label_map_k400.txt'
+# PackActionInputs' default meta_keys.
+PACKED_META_KEYS = ('img_shape', 'img_key', 'video_id', 'timestamp')
 
 
 def test_pipeline(num_frames: int,
@@ -178,7 +184,7 @@ def init_xclip(checkpoint: str,
     official X-CLIP ``.pth``, HuggingFace folder or file, mmxclip /
     MMEngine checkpoint) is detected and the architecture inferred.
     ``model.cfg`` gets the model and a test pipeline, so MMAction2's
-    ``inference_recognizer`` and :func:`zero_shot` work on the result.
+    ``inference_recognizer`` and :func:`recognize` work on the result.
 
     Args:
         checkpoint: File or HuggingFace folder.
@@ -206,19 +212,90 @@ def init_xclip(checkpoint: str,
     return model.to(device).eval()
 
 
-def zero_shot(model: nn.Module,
+class Recognition(NamedTuple):
+    """What :func:`recognize` found.
+
+    Attributes:
+        ranking: The top (label, probability) pairs, best first.
+        frame_inds: (num_clips, T) indices of the frames the model saw, as
+            the test pipeline's sampler chose them.
+    """
+    ranking: List[Tuple[str, float]]
+    frame_inds: np.ndarray
+
+
+def recognize(model: nn.Module,
               video: Union[str, Dict[str, Any]],
               labels: Union[None, str, Sequence[str]] = None,
-              topk: int = 5) -> List[Tuple[str, float]]:
-    """Rank free-text labels for a video.
+              topk: int = 5) -> Recognition:
+    """Rank free-text labels for a video, and say which frames were seen.
 
-    Runs the model's test pipeline (``model.cfg.test_pipeline``) through
-    MMAction2's ``inference_recognizer``; views are fused as the head's
-    ``average_clips`` says.
+    Runs the model's test pipeline (``model.cfg.test_pipeline``) and
+    ``test_step`` as MMAction2's ``inference_recognizer`` does, but through
+    :func:`mmxclip.datasets.load_clip` with decoded-frame checks, so a bad
+    video raises a :class:`~mmxclip.datasets.BrokenVideoError` naming the
+    file and what is wrong, and with ``frame_inds`` kept in the sample's
+    metainfo, which ``inference_recognizer`` drops. Views are fused as the
+    head's ``average_clips`` says.
 
     Args:
         model: An :class:`XCLIPRecognizer` with ``cfg`` (from
             :func:`init_xclip` or MMAction2's ``init_recognizer``).
+        video: Video file, or a pipeline input dict.
+        labels: Names or a label-map file; replaces the model's class set.
+            None keeps the current one.
+        topk: How many (label, probability) pairs to return (>= 1).
+
+    Returns:
+        Recognition: The ranking and the frame indices.
+
+    Raises:
+        BrokenVideoError: The video is missing, empty, not a video, has no
+            video stream, or does not decode completely.
+    """
+    if topk < 1:
+        raise ValueError(f'topk must be >= 1, got {topk}')
+    if labels is not None:
+        model.set_class_names(labels)
+    head = model.cls_head
+    if head.average_clips not in ('prob', 'score'):
+        raise ValueError("zero_shot needs cls_head.average_clips 'prob' or "
+                         f"'score', not {head.average_clips!r}")
+    init_default_scope(model.cfg.get('default_scope', 'mmaction'))
+    steps = copy.deepcopy(list(model.cfg.test_pipeline))
+    pack = steps[-1]
+    if pack.get('type') != 'PackActionInputs':
+        raise ValueError('model.cfg.test_pipeline must end in '
+                         f'PackActionInputs, not {pack.get("type")!r}')
+    pack['meta_keys'] = (*pack.get('meta_keys', PACKED_META_KEYS),
+                         'frame_inds', 'num_clips', 'clip_len')
+    pipeline = Compose(steps)
+    add_frame_checks(pipeline)
+    results = (dict(filename=video, label=-1, start_index=0, modality='RGB')
+               if isinstance(video, str) else dict(video))
+    data = load_clip(pipeline, results)
+    with torch.no_grad():
+        result = model.test_step(pseudo_collate([data]))[0]
+    probs = result.pred_score
+    if head.average_clips == 'score':
+        probs = probs.softmax(dim=-1)
+    values, indices = probs.topk(min(topk, probs.numel()))
+    names = head.class_names
+    meta = result.metainfo
+    return Recognition(
+        [(names[i], float(v)) for v, i in zip(values, indices.tolist())],
+        np.asarray(meta['frame_inds']).reshape(meta['num_clips'],
+                                               meta['clip_len']))
+
+
+def zero_shot(model: nn.Module,
+              video: Union[str, Dict[str, Any]],
+              labels: Union[None, str, Sequence[str]] = None,
+              topk: int = 5) -> List[Tuple[str, float]]:
+    """Rank free-text labels for a video: :func:`recognize`'s ranking.
+
+    Args:
+        model: An :class:`XCLIPRecognizer` with ``cfg``.
         video: Video file, or a pipeline input dict.
         labels: Names or a label-map file; replaces the model's class set.
             None keeps the current one.
@@ -228,16 +305,4 @@ def zero_shot(model: nn.Module,
         list[tuple[str, float]]: The top labels with their probabilities,
         best first.
     """
-    if labels is not None:
-        model.set_class_names(labels)
-    head = model.cls_head
-    result = inference_recognizer(model, video)
-    probs = result.pred_score
-    if head.average_clips == 'score':
-        probs = probs.softmax(dim=-1)
-    elif head.average_clips != 'prob':
-        raise ValueError("zero_shot needs cls_head.average_clips 'prob' or "
-                         f"'score', not {head.average_clips!r}")
-    values, indices = probs.topk(min(topk, probs.numel()))
-    names = head.class_names
-    return [(names[i], float(v)) for v, i in zip(values, indices.tolist())]
+    return recognize(model, video, labels, topk).ranking

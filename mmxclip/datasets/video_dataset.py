@@ -1,13 +1,19 @@
 """MMAction2's ``VideoDataset`` with clear errors and an opt-in skip.
 
-decord and mmaction report a broken video with messages that name neither
-the file nor the sample (``RuntimeError: Error reading 1200 bytes...``,
-``DECORDError ... Check failed: from_size == to_size``).
-:class:`RobustVideoDataset` runs the same pipeline, but every failure becomes
-a :class:`BrokenVideoError` that names the sample index, the file, the
+:class:`RobustVideoDataset` runs whatever ``self.pipeline`` is (tools such as
+MMAction2's ``browse_dataset.py`` replace it) through
+:func:`~mmxclip.datasets.broken_video.load_clip`, so every failure becomes a
+:class:`BrokenVideoError` that names the sample index, the file, the
 transform that failed and what was expected. Decoded frames are checked
-(H x W x 3 uint8, one shape per clip) right after the decoding transform, so
-a mis-decoded video cannot pass as a valid one.
+(H x W x 3 uint8, one shape per clip) by a :class:`CheckDecodedFrames` step
+inserted right after MMAction2's decoding transform, so a mis-decoded video
+cannot pass as a valid one.
+
+Annotation lists are MMAction2's (``path label`` per line; ``path l1 l2 ...``
+with ``multi_class``; a bare path for unlabeled lists), except that paths
+may contain the delimiter: the label is the last field (the trailing integer
+fields with ``multi_class``). A line that does not parse, and a label outside
+``[0, num_classes)``, is an error naming the file and the line.
 
 By default a broken video stops the run. ``skip_broken=True`` (training
 only) logs each broken sample with its path and reason and substitutes a
@@ -17,48 +23,28 @@ random other sample; the substituted sample carries the skip in its
 dataloader workers and ranks and log the total at the end of training.
 """
 import logging
-import os
 import os.path as osp
-from typing import Any, List, Optional
+import re
+from typing import Any, Iterator, List, Optional, Tuple, Union
 
-import numpy as np
 from mmaction.datasets import VideoDataset
 from mmaction.registry import DATASETS
+from mmengine.fileio import exists, list_from_file
 from mmengine.logging import print_log
 
+from .broken_video import BrokenVideoError, load_clip
+from .frame_check import add_frame_checks
+
 SKIPPED_KEY = 'skipped_broken'
+_INTEGER = re.compile(r'-?\d+')
 
-# Cryptic decoder messages -> what they mean for the user.
-_HINTS = (
-    ('Error reading', 'not a readable video container (truncated, empty, '
-     'not a video, or an unsupported codec)'),
-    ('av_read_frame failed', 'the video stream ends early (truncated file)'),
-    ('from_size == to_size', 'decord 0.6 mis-decodes this frame size (odd '
-     'heights or widths, and some widths such as 24, fail); re-encode the '
-     'video at a size that is a multiple of 8, or decode it with '
-     'PyAVInit/PyAVDecode'),
-)
-
-
-class BrokenVideoError(RuntimeError):
-    """A video that cannot be turned into a clip.
-
-    Args:
-        index: Sample index in the dataset.
-        path: The video file.
-        reason: What went wrong and what was expected.
-    """
-
-    def __init__(self, index: int, path: str, reason: str) -> None:
-        super().__init__(f'sample {index} ({path!r}): {reason}')
-        self.index = index
-        self.path = path
-        self.reason = reason
+Label = Union[None, int, List[int]]
 
 
 @DATASETS.register_module()
 class RobustVideoDataset(VideoDataset):
-    """``VideoDataset`` that names broken videos and can skip them.
+    """``VideoDataset`` that names broken videos and bad annotation lines,
+    and can skip broken videos.
 
     Behaviour for short videos is MMAction2's: samplers loop over the frames
     of a video shorter than the clip (a 1-frame video gives a clip of one
@@ -71,11 +57,13 @@ class RobustVideoDataset(VideoDataset):
             for training datasets (``test_mode=False``): in evaluation a
             replaced sample would be scored in place of the broken one.
         min_frames: When given, videos with fewer frames are broken.
-        **kwargs: As for :class:`mmaction.datasets.VideoDataset`.
+        **kwargs: As for :class:`mmaction.datasets.VideoDataset`; with
+            ``num_classes``, every label is checked against it.
 
     Raises:
-        ValueError: ``skip_broken`` with ``test_mode=True``, or
-            ``min_frames < 1``.
+        ValueError: ``skip_broken`` with ``test_mode=True``, ``min_frames <
+            1`` or without a decoding transform, an annotation line that
+            does not parse, or a label outside ``[0, num_classes)``.
     """
 
     def __init__(self,
@@ -88,11 +76,90 @@ class RobustVideoDataset(VideoDataset):
                 'skip_broken=True is for training datasets only: with '
                 'test_mode=True a replacement would be scored in place of '
                 'the broken video; fix or remove the video instead')
-        if min_frames is not None and min_frames < 1:
-            raise ValueError(f'min_frames must be >= 1, got {min_frames}')
         self.skip_broken = skip_broken
-        self.min_frames = min_frames
         super().__init__(*args, **kwargs)
+        if not add_frame_checks(self.pipeline, min_frames):
+            if min_frames is not None:
+                raise ValueError(
+                    f'min_frames={min_frames} needs one of MMAction2\'s '
+                    'decoding transforms (DecordDecode, PyAVDecode, ...) in '
+                    'the pipeline')
+            print_log('RobustVideoDataset: no MMAction2 decoding transform '
+                      'in the pipeline; decoded frames are not checked',
+                      logger='current', level=logging.WARNING)
+
+    def load_data_list(self) -> List[dict]:
+        """Read the annotation list, checking labels if ``num_classes``.
+
+        Returns:
+            list[dict]: ``filename`` and ``label`` (-1 for unlabeled lines,
+            as MMAction2) per sample.
+        """
+        exists(self.ann_file)
+        prefix = self.data_prefix['video']
+        data_list = []
+        for line, path, label in self._annotations():
+            if self.num_classes is not None:
+                self._check_label(line, label, self.num_classes,
+                                  'num_classes')
+            if prefix is not None:
+                path = osp.join(prefix, path)
+            data_list.append(dict(filename=path,
+                                  label=-1 if label is None else label))
+        return data_list
+
+    def check_labels(self, num_classes: int,
+                     source: str = 'num_classes') -> None:
+        """Check every label of the annotation list against a class count.
+
+        Args:
+            num_classes: Labels must lie in ``[0, num_classes)``.
+            source: Where ``num_classes`` comes from, for the message.
+
+        Raises:
+            ValueError: Naming the file, the line and the label.
+        """
+        for line, _, label in self._annotations():
+            self._check_label(line, label, num_classes, source)
+
+    def _annotations(self) -> Iterator[Tuple[int, str, Label]]:
+        """(line number, path, label) of each non-blank annotation line."""
+        delim = self.delimiter
+        for number, text in enumerate(list_from_file(self.ann_file), 1):
+            text = text.strip()
+            if not text:
+                continue
+            fields = text.split(delim)
+            if self.multi_class:
+                # The labels are the trailing integer fields.
+                n = len(fields)
+                while n > 1 and _INTEGER.fullmatch(fields[n - 1]):
+                    n -= 1
+                yield number, delim.join(fields[:n]), [
+                    int(f) for f in fields[n:]
+                ]
+            elif len(fields) == 1:
+                yield number, text, None  # unlabeled (MMAction2's -1)
+            else:
+                path, label = text.rsplit(delim, 1)
+                if not _INTEGER.fullmatch(label):
+                    raise ValueError(
+                        f'{self.ann_file}, line {number}: {label!r} is not '
+                        f'an integer label; expected "PATH{delim}LABEL" '
+                        '(the label is the last field, so paths may contain '
+                        f'{delim!r}), or a bare path for an unlabeled list')
+                yield number, path, int(label)
+
+    def _check_label(self, line: int, label: Label, num_classes: int,
+                     source: str) -> None:
+        """Refuse labels outside ``[0, num_classes)``."""
+        labels = [label] if isinstance(label, int) else label or []
+        bad = [v for v in labels if not 0 <= v < num_classes]
+        if bad:
+            raise ValueError(
+                f'{self.ann_file}, line {line}: label {bad[0]} is outside '
+                f'[0, {num_classes}) ({source}={num_classes}); expected class '
+                f'indices 0 ... {num_classes - 1}')
 
     def prepare_data(self, idx: int) -> Any:
         """The pipeline's output for sample ``idx``.
@@ -114,7 +181,7 @@ class RobustVideoDataset(VideoDataset):
         skipped: List[dict] = []
         for _ in range(self.max_refetch + 1):
             try:
-                data = self._load(idx)
+                data = load_clip(self.pipeline, self.get_data_info(idx), idx)
             except BrokenVideoError as err:
                 if not self.skip_broken:
                     raise
@@ -131,68 +198,3 @@ class RobustVideoDataset(VideoDataset):
             skipped[-1]['index'], skipped[-1]['path'],
             f'{skipped[-1]["reason"]}; {len(skipped)} broken samples in a '
             f'row (max_refetch={self.max_refetch})')
-
-    def _load(self, idx: int) -> Any:
-        """Run the pipeline on sample ``idx``, naming the failing step."""
-        results = self.get_data_info(idx)
-        path = results['filename']
-        self._check_file(idx, path)
-        checked = False
-        for transform in self.pipeline.transforms:
-            try:
-                results = transform(results)
-            except Exception as err:
-                step = type(transform).__name__
-                if not checked:
-                    reason = (f'{step} failed: {_explain(err)}; expected a '
-                              'video file that decodes completely')
-                else:
-                    reason = (f'{step} failed on decoded frames of shape '
-                              f'{shape}: {_explain(err)}; expected the '
-                              'pipeline to accept frames of this size')
-                raise BrokenVideoError(idx, path, reason) from err
-            if results is None:
-                return None
-            if not checked and 'imgs' in results:
-                self._check_frames(idx, path, results)
-                checked = True
-                shape = results['imgs'][0].shape
-        return results
-
-    @staticmethod
-    def _check_file(idx: int, path: str) -> None:
-        """Missing or empty local files, before any decoder sees them."""
-        if '://' in path:
-            return
-        if not osp.isfile(path):
-            raise BrokenVideoError(idx, path, 'video file not found')
-        if os.stat(path).st_size == 0:
-            raise BrokenVideoError(
-                idx, path, 'video file is empty (0 bytes); expected a video')
-
-    def _check_frames(self, idx: int, path: str, results: dict) -> None:
-        """Decoded frames: H x W x 3 uint8, one shape, enough of them."""
-        total = results.get('total_frames')
-        if total is not None and total < (self.min_frames or 1):
-            raise BrokenVideoError(
-                idx, path, f'video has {total} frames, expected at least '
-                f'{self.min_frames or 1} (min_frames)')
-        imgs = results['imgs']
-        shapes = {np.shape(img) for img in imgs}
-        bad = [s for s in shapes if len(s) != 3 or s[2] != 3]
-        if not imgs or bad or len(shapes) > 1:
-            raise BrokenVideoError(
-                idx, path, f'decoded frames have shapes {sorted(shapes)}, '
-                'expected one (H, W, 3) shape for all frames')
-        if imgs[0].dtype != np.uint8:
-            raise BrokenVideoError(
-                idx, path, f'decoded frames are {imgs[0].dtype}, expected '
-                'uint8')
-
-
-def _explain(err: Exception) -> str:
-    """The exception's type and first line, with a hint where one is known."""
-    lines = [line for line in str(err).splitlines() if line.strip()]
-    text = f'{type(err).__name__}: {lines[0]}' if lines else repr(err)
-    hints = [hint for key, hint in _HINTS if key in str(err)]
-    return f'{hints[0]} ({text})' if hints else text

@@ -5,6 +5,7 @@ from .atomic_io import (AtomicLocalBackend, atomic_open_in, atomic_write,
 from .checkpoint_hook import SafeCheckpointHook
 from .hooks import (ExactResumeHook, FiniteLossHook, SkippedSamplesHook,
                     get_rng_state, set_rng_state)
+from .label_check_hook import CheckLabelsHook
 from .resume import resumable_checkpoint
 from .runner import SafeRunner
 from .schedulers import TimmCosineLR
@@ -14,8 +15,8 @@ register_atomic_local_backend()
 
 __all__ = [
     'AtomicLocalBackend', 'atomic_open_in', 'atomic_write',
-    'register_atomic_local_backend', 'ExactResumeHook', 'FiniteLossHook',
-    'SafeCheckpointHook', 'SafeRunner', 'SkippedSamplesHook', 'TimmCosineLR',
-    'WorkDirBusyError', 'WorkDirLock', 'get_rng_state', 'resumable_checkpoint',
-    'set_rng_state'
+    'register_atomic_local_backend', 'CheckLabelsHook', 'ExactResumeHook',
+    'FiniteLossHook', 'SafeCheckpointHook', 'SafeRunner',
+    'SkippedSamplesHook', 'TimmCosineLR', 'WorkDirBusyError', 'WorkDirLock',
+    'get_rng_state', 'resumable_checkpoint', 'set_rng_state'
 ]

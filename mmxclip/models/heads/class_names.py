@@ -2,9 +2,12 @@
 import os.path as osp
 from typing import List, Optional, Sequence, Union
 
+from .tokenizer import normalize
+
 
 def load_class_names(source: Union[str, Sequence[str]],
-                     num_classes: Optional[int] = None) -> List[str]:
+                     num_classes: Optional[int] = None,
+                     name: str = 'class_names') -> List[str]:
     """Read and check class names.
 
     Args:
@@ -13,13 +16,17 @@ def load_class_names(source: Union[str, Sequence[str]],
             ``kinetics400_label_map.txt``). Surrounding white space is
             stripped; a trailing newline at the end of the file is allowed.
         num_classes: When given, the number of names expected.
+        name: What a list ``source`` is called in messages (e.g. the
+            command-line option it came from).
 
     Returns:
         list[str]: The class names in label order.
 
     Raises:
         FileNotFoundError: ``source`` is a path that does not exist.
-        ValueError: A blank or duplicated name, or a count other than
+        ValueError: A blank name, two names CLIP reads as one text (equal
+            after its normalisation of case and white space: they would
+            split the probability of one class), or a count other than
             ``num_classes``; the message names the file and line.
     """
     if isinstance(source, str):
@@ -29,24 +36,29 @@ def load_class_names(source: Union[str, Sequence[str]],
             lines = f.read().splitlines()
         while lines and not lines[-1].strip():
             lines.pop()
-        where = source
+        where, unit = source, 'line'
     else:
         lines = list(source)
-        where = 'class_names'
+        where, unit = name, 'entry'
     names = []
     seen = {}
     for i, raw in enumerate(lines, start=1):
         if not isinstance(raw, str):
             raise ValueError(f'{where}: entry {i} is {raw!r}, expected a str')
-        name = raw.strip()
-        if not name:
-            raise ValueError(f'{where}: line {i} is blank; expected one class '
-                             'name per line')
-        if name in seen:
-            raise ValueError(f'{where}: class name {name!r} on line {i} '
-                             f'duplicates line {seen[name]}')
-        seen[name] = i
-        names.append(name)
+        label = raw.strip()
+        if not label:
+            raise ValueError(f'{where}: {unit} {i} is blank; expected one '
+                             f'class name per {unit}')
+        key = normalize(label)
+        if key in seen:
+            first = names[seen[key] - 1]
+            same = '' if first == label else (
+                f" ({first!r}) after CLIP's text normalisation (case, white "
+                'space), so the model would see one text twice')
+            raise ValueError(f'{where}: class name {label!r} on {unit} {i} '
+                             f'duplicates {unit} {seen[key]}{same}')
+        seen[key] = i
+        names.append(label)
     if not names:
         raise ValueError(f'{where}: no class names')
     if num_classes is not None and len(names) != num_classes:

@@ -24,3 +24,10 @@ def tokenize(texts: Sequence[str], context_length: int = 77) -> torch.Tensor:
             raise ValueError(f'text {text!r} has {n} tokens, more than the '
                              f'context length {context_length}')
     return _tokenizer(list(texts), context_length=context_length)
+
+
+def normalize(text: str) -> str:
+    """The text as CLIP's tokenizer reads it: open_clip's cleaning (ftfy,
+    HTML entities, white space collapsed, stripped, lower case)."""
+    from open_clip.tokenizer import _tokenizer
+    return _tokenizer.clean_fn(text)

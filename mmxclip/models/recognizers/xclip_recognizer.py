@@ -8,6 +8,8 @@ from mmaction.registry import MODELS
 from mmaction.utils import OptSampleList
 from torch import Tensor
 
+from ..heads import XCLIPTextHead
+
 
 @MODELS.register_module()
 class XCLIPRecognizer(BaseRecognizer):
@@ -21,7 +23,9 @@ class XCLIPRecognizer(BaseRecognizer):
     views as ``cls_head.average_clips`` says. ``test_cfg=dict(
     max_testing_views=n)`` encodes at most n views at a time. Without a neck
     the video embedding is the plain mean of the frame embeddings (the
-    paper's ablation of MIT).
+    paper's ablation of MIT). A head other than :class:`XCLIPTextHead` (for
+    instance the ``FeatureHead`` MMAction2's ``clip_feature_extraction.py``
+    puts in) gets the video embeddings (N*V, E) alone.
 
     Args:
         init_cfg: MMEngine init config of the whole model, which
@@ -69,8 +73,10 @@ class XCLIPRecognizer(BaseRecognizer):
         Args:
             inputs: Views (N, V, C, T, H, W).
             stage: ``'backbone'`` (frame embeddings (N*V, T, E) and patch
-                tokens), ``'neck'`` (video embeddings (N*V, E) and patch
-                tokens, the head's input) or ``'head'`` (logits (N*V, K)).
+                tokens), ``'neck'`` (the head's input: video embeddings
+                (N*V, E) and patch tokens for :class:`XCLIPTextHead`, the
+                video embeddings alone for other heads) or ``'head'``
+                (logits (N*V, K)).
             data_samples: Unused; MMAction2's contract.
             test_mode: Whether called from ``predict``.
 
@@ -88,6 +94,8 @@ class XCLIPRecognizer(BaseRecognizer):
             feats = tuple(torch.cat(p) for p in zip(*parts))
         else:
             feats = self.encode_video(x)
+        if not isinstance(getattr(self, 'cls_head', None), XCLIPTextHead):
+            feats = feats[0]
         if stage == 'head':
             return self.cls_head(feats), dict()
         return feats, dict()
