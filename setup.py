@@ -24,6 +24,7 @@ setup(
         'open_clip_torch>=2.20',  # CLIP's BPE tokenizer, offline; CLIP URLs
         'timm',  # 2D sine-cosine position table (CCTViT pos_embed_init)
         'decord>=0.6.0',
+        'av',  # PyAV: tools/data/prepare_videos.py re-encodes with it
         'numpy',
         'opencv-python',
         'safetensors',
