@@ -24,7 +24,11 @@ Each fix is a no-op where its problem is absent, and each has a test in
    allowlist of exactly the types MMEngine itself writes into a checkpoint
    (its ``HistoryBuffer``, numpy arrays, dtypes and scalars). ``getattr``,
    which those pickles use, is allowlisted only as a wrapper that resolves
-   ``HistoryBuffer``'s statistics methods and numpy's dtype classes. Nothing else can be
+   ``HistoryBuffer``'s statistics methods and numpy's dtype classes. The
+   sharded checkpoints of ``FSDPStrategy`` (configs/scale/) add torch's
+   ``ShardedTensor`` and its metadata classes (:func:`fsdp_sharded_globals`;
+   a ``ShardedTensor`` rebuilds only inside a process group of the world size
+   that saved it). Nothing else can be
    unpickled, so a planted payload is refused instead of run; the
    environment variable ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD`` is deliberately
    not used. MMEngine's ``http(s)://`` loader (also behind ``torchvision://``,
@@ -140,17 +144,40 @@ def _restricted_getattr(obj: Any, name: str) -> Any:
     from mmengine.logging import HistoryBuffer
     statistics = ('mean', 'max', 'min', 'current',
                   *HistoryBuffer._statistics_methods)
+    sharded = fsdp_sharded_globals()[:1]
     if isinstance(name, str) and (
             (obj is HistoryBuffer and name in statistics)
-            or (obj is np.dtypes and name.endswith('DType'))):
+            or (obj is np.dtypes and name.endswith('DType'))
+            or (obj in sharded and name == 'ProcessGroupState')):
         return getattr(obj, name)
     raise ValueError(f'checkpoint asks for getattr({obj!r}, {name!r}); only '
                      'HistoryBuffer statistics and numpy dtype classes are '
                      'allowed')
 
 
+def fsdp_sharded_globals() -> list:
+    """Torch's ``ShardedTensor`` and the classes its pickle names, as
+    FSDP's ``SHARDED_STATE_DICT`` saves them (empty without
+    ``torch.distributed``)."""
+    if not torch.distributed.is_available():
+        return []
+    from torch.distributed._shard.metadata import ShardMetadata
+    from torch.distributed._shard.sharded_tensor import (
+        Shard, ShardedTensor, ShardedTensorMetadata)
+    from torch.distributed._shard.sharded_tensor.metadata import (
+        MEM_FORMAT_ENCODING, TensorProperties)
+    from torch.distributed._shard.sharding_spec import (
+        ChunkShardingSpec, EnumerableShardingSpec)
+    from torch.distributed.remote_device import _remote_device
+    return [ShardedTensor, ShardedTensor.ProcessGroupState, Shard,
+            ShardMetadata, ShardedTensorMetadata, TensorProperties,
+            MEM_FORMAT_ENCODING, ChunkShardingSpec, EnumerableShardingSpec,
+            _remote_device]
+
+
 def mmengine_safe_globals() -> list:
-    """The types MMEngine writes into its own checkpoints, and nothing else."""
+    """The types MMEngine writes into its own checkpoints (FSDP's sharded
+    ones included), and nothing else."""
     from mmengine.logging import HistoryBuffer
     from mmengine.config import ConfigDict
     safe = [
@@ -160,7 +187,7 @@ def mmengine_safe_globals() -> list:
     ]
     safe += [getattr(np.dtypes, n) for n in dir(np.dtypes)
              if n.endswith('DType')]
-    return safe
+    return safe + fsdp_sharded_globals()
 
 
 def safe_torch_load(filename: Any,
@@ -302,7 +329,8 @@ def setup_cpu_distributed(cfg: Any) -> None:
 
     Only for machines without CUDA: makes ``torch.cuda.set_device`` a no-op,
     which MMEngine calls for every launcher, and sets the gloo backend and a
-    DDP wrapper without device ids in ``cfg``.
+    DDP wrapper without device ids in ``cfg`` (for ``FSDPStrategy``, FSDP's
+    ``device_id='cpu'``).
 
     Args:
         cfg: The MMEngine config, changed in place.
@@ -314,6 +342,10 @@ def setup_cpu_distributed(cfg: Any) -> None:
     cfg.env_cfg.dist_cfg['backend'] = 'gloo'
     cfg.model_wrapper_cfg = dict(
         type='MMDistributedDataParallel', device_ids=None)
+    strategy = cfg.get('strategy') or {}
+    if strategy.get('type') == 'FSDPStrategy':
+        # MMEngine gives FSDP the local rank, a CUDA device index.
+        strategy.setdefault('model_wrapper', {})['device_id'] = 'cpu'
 
 
 def apply() -> Dict[str, bool]:

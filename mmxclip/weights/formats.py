@@ -16,7 +16,8 @@ Formats (``Weights.format``):
   with its ``config.json`` beside it.
 * ``'mmxclip'`` — an MMEngine checkpoint of :class:`XCLIPRecognizer`
   (``state_dict`` + ``meta``), as ``tools/convert_weights.py`` and training
-  write them.
+  write them, or the folder of shards FSDP / DeepSpeed training writes
+  (:mod:`mmxclip.weights.sharded`).
 
 Pickled files are read with ``torch.load(weights_only=True)`` plus only the
 types MMEngine itself writes into checkpoints
@@ -37,6 +38,7 @@ from torch import Tensor
 from ..compat import mmengine_safe_globals, safe_torch_load
 from .convert import (StateDict, clip_to_mmxclip, hf_to_mmxclip,
                       official_to_mmxclip, strip_prefix)
+from .sharded import is_sharded_checkpoint, read_sharded_checkpoint
 
 FORMATS = ('openai', 'clip', 'official', 'hf', 'mmxclip')
 # ``tools/convert_weights.py --src-format`` -> the formats it accepts.
@@ -108,6 +110,9 @@ def read_weights(path: str, src_format: Optional[str] = None) -> Weights:
 
 def _read(path: str) -> Weights:
     """Read ``path`` and classify what it holds."""
+    if is_sharded_checkpoint(path):
+        state_dict, meta = read_sharded_checkpoint(path)
+        return _classify(path, dict(state_dict=state_dict, meta=meta))
     if osp.isdir(path):
         return _read_hf_folder(path)
     if path.endswith('.safetensors'):
