@@ -33,5 +33,7 @@ setup(
     extras_require={
         # av: PyAV writes the single-channel (ffv1) test video
         'tests': ['pytest', 'transformers>=4.40', 'av'],
+        # configs/scale/*_zero*.py (DeepSpeedStrategy); tested with 0.19.8
+        'deepspeed': ['deepspeed'],
     },
 )
