@@ -4,7 +4,8 @@
     python -m torch.distributed.run --nproc_per_node=2 \
         tests/deepspeed_save.py OUT_DIR STAGE DTYPE
 
-DTYPE is fp32 or bf16; one frozen layer, as X-CLIP's frozen text encoder.
+DTYPE is fp32 or bf16; one frozen layer, as X-CLIP's frozen text encoder,
+and odd sizes, which ZeRO-3 pads to a multiple of the world size.
 """
 import sys
 
@@ -15,7 +16,7 @@ import torch
 def main(out_dir: str, stage: int, dtype: str) -> None:
     deepspeed.init_distributed(dist_backend='gloo')
     torch.manual_seed(0)
-    model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.Linear(16, 4))
+    model = torch.nn.Sequential(torch.nn.Linear(8, 15), torch.nn.Linear(15, 3))
     model[0].requires_grad_(False)
     optimizer = torch.optim.AdamW(
         [p for p in model.parameters() if p.requires_grad], lr=1e-2)
