@@ -53,6 +53,7 @@ setup(
         'open_clip_torch>=2.20',  # CLIP's BPE tokenizer, offline; CLIP URLs
         'timm',  # 2D sine-cosine position table (CCTViT pos_embed_init)
         'decord>=0.6.0',
+        'av',  # PyAV: tools/data/prepare_videos.py re-encodes with it
         'numpy',
         'opencv-python',
         'safetensors',
@@ -63,5 +64,7 @@ setup(
         # setuptools >= 70.1 builds wheels without the `wheel` package
         # (tests/test_compat.py builds mmxclip's, offline).
         'tests': ['pytest', 'transformers>=4.40', 'av', 'setuptools>=70.1'],
+        # configs/scale/*_zero*.py (DeepSpeedStrategy); tested with 0.19.8
+        'deepspeed': ['deepspeed'],
     },
 )

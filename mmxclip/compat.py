@@ -25,8 +25,9 @@ Each fix is a no-op where its problem is absent, and each has a test in
    loader of :mod:`mmxclip.weights.safe_load`: ``weights_only=True`` always,
    plus an allowlist of exactly the types MMEngine itself writes into a
    checkpoint (its ``HistoryBuffer``, numpy arrays, dtypes and scalars, a
-   ``getattr`` that resolves only those). Nothing else can be unpickled, so
-   a planted payload is refused instead of run. MMEngine's ``http(s)://``
+   ``getattr`` that resolves only those; the ``ShardedTensor`` classes of
+   FSDP's sharded checkpoints). Nothing else can be unpickled, so a planted
+   payload is refused instead of run. MMEngine's ``http(s)://``
    loader (also behind ``torchvision://``, ``open-mmlab://`` and
    ``mmcls://``) goes through ``torch.hub.load_state_dict_from_url``, whose
    ``weights_only`` defaults to False, so a downloaded file could run code:
@@ -116,7 +117,8 @@ def setup_cpu_distributed(cfg: Any) -> None:
 
     Only for machines without CUDA: makes ``torch.cuda.set_device`` a no-op,
     which MMEngine calls for every launcher, and sets the gloo backend and a
-    DDP wrapper without device ids in ``cfg``.
+    DDP wrapper without device ids in ``cfg`` (for ``FSDPStrategy``, FSDP's
+    ``device_id='cpu'``).
 
     Args:
         cfg: The MMEngine config, changed in place.
@@ -128,6 +130,10 @@ def setup_cpu_distributed(cfg: Any) -> None:
     cfg.env_cfg.dist_cfg['backend'] = 'gloo'
     cfg.model_wrapper_cfg = dict(
         type='MMDistributedDataParallel', device_ids=None)
+    strategy = cfg.get('strategy') or {}
+    if strategy.get('type') == 'FSDPStrategy':
+        # MMEngine gives FSDP the local rank, a CUDA device index.
+        strategy.setdefault('model_wrapper', {})['device_id'] = 'cpu'
 
 
 def sdpa_flop_jit(inputs: List[Any], outputs: List[Any]) -> int:

@@ -1,7 +1,9 @@
 """Generated inputs shared by the reliability tests (tests/test_rel_*.py)."""
+import json
 import logging
 import os
 import os.path as osp
+import socket
 import subprocess
 import sys
 from typing import Dict, List, Optional, Sequence
@@ -85,5 +87,59 @@ class LoggedMessages(logging.Handler):
         self.messages.append(record.getMessage())
 
 
-__all__ = ['ROOT', 'PYTHON', 'LoggedMessages', 'make_toy_dataset',
-           'random_video', 'toy_config', 'run_tool', 'write_video']
+def lockstep_toy_config(data_root: str, work_dir: str, batch_size: int,
+                        checkpoint_interval: int = 2):
+    """:func:`toy_config` for runs compared across process counts.
+
+    Deterministic data (the val pipeline: no random crops or jitter), 2
+    epochs, no validation, every rank's losses written by
+    ``rel_hooks.LossRecorderHook``, a checkpoint every
+    ``checkpoint_interval`` epochs. With 16 videos and ``batch_size`` x
+    processes = 16, every iteration sees them all.
+    """
+    cfg = toy_config(data_root, work_dir, **{
+        'custom_imports.imports': ['mmxclip', 'rel_hooks'],
+        'train_dataloader.batch_size': batch_size,
+        'train_dataloader.num_workers': 0,
+        'train_dataloader.persistent_workers': False,
+        'train_cfg.max_epochs': 2, 'val_cfg': None, 'val_dataloader': None,
+        'val_evaluator': None,
+        'default_hooks.checkpoint': dict(_delete_=True,
+                                         type='SafeCheckpointHook',
+                                         interval=checkpoint_interval),
+        'custom_hooks': [dict(type='LossRecorderHook')],
+    })
+    cfg.train_dataloader.dataset.pipeline = cfg.val_pipeline
+    return cfg
+
+
+def loss_curve(work_dir: str, nproc: int):
+    """Mean over the ranks of ``LossRecorderHook``'s loss per iteration."""
+    import numpy as np
+    ranks = [json.load(open(osp.join(work_dir, f'losses_rank{r}.json')))
+             for r in range(nproc)]
+    return np.mean([[step['loss'] for step in rank] for rank in ranks], 0)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def launch(script: str, cfg_path: str, nproc: int,
+           *args: str) -> subprocess.CompletedProcess:
+    """``tools/<script>`` on ``nproc`` CPU processes (what
+    ``tools/dist_*.sh`` run), or plainly for one process."""
+    if nproc == 1:
+        return run_tool([f'tools/{script}', cfg_path, *args])
+    return run_tool([
+        PYTHON, '-m', 'torch.distributed.run', f'--nproc_per_node={nproc}',
+        f'--master_port={free_port()}', f'tools/{script}', cfg_path,
+        '--launcher', 'pytorch', *args
+    ], timeout=600)
+
+
+__all__ = ['ROOT', 'PYTHON', 'LoggedMessages', 'free_port', 'launch',
+           'lockstep_toy_config', 'loss_curve', 'make_toy_dataset',
+           'random_video', 'run_tool', 'toy_config', 'write_video']

@@ -8,11 +8,9 @@
   sampler pads; MMEngine's ``collect_results`` must drop the padding), and
   both give each video the same scores.
 """
-import json
 import math
 import os.path as osp
 import pickle
-import socket
 
 import numpy as np
 import pytest
@@ -20,27 +18,10 @@ import torch
 from mmaction.registry import MODELS
 from mmengine.registry import init_default_scope
 from mmengine.runner.checkpoint import save_checkpoint
-from reliability_utils import PYTHON, make_toy_dataset, run_tool, toy_config
+from reliability_utils import (launch, lockstep_toy_config, loss_curve,
+                               make_toy_dataset, toy_config)
 
 from mmxclip.weights import load_from_local
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
-def _launch(script, cfg_path, nproc, *args):
-    """``tools/<script>`` on ``nproc`` CPU processes (what
-    ``tools/dist_*.sh`` run), or plainly for one process."""
-    if nproc == 1:
-        return run_tool([f'tools/{script}', cfg_path, *args])
-    return run_tool([
-        PYTHON, '-m', 'torch.distributed.run', f'--nproc_per_node={nproc}',
-        f'--master_port={_free_port()}', f'tools/{script}', cfg_path,
-        '--launcher', 'pytorch', *args
-    ])
 
 
 @pytest.fixture(scope='module')
@@ -55,26 +36,12 @@ def _train(toy, tmp_path, nproc, batch_size):
     split over processes. Each iteration sees all 16 videos, so the loss
     curve is one objective's, step after step."""
     work = str(tmp_path / f'np{nproc}')
-    cfg = toy_config(toy['out_dir'], work, **{
-        'custom_imports.imports': ['mmxclip', 'rel_hooks'],
-        'train_dataloader.batch_size': batch_size,
-        'train_dataloader.num_workers': 0,
-        'train_dataloader.persistent_workers': False,
-        'train_cfg.max_epochs': 2, 'val_cfg': None, 'val_dataloader': None,
-        'val_evaluator': None,
-        'default_hooks.checkpoint': dict(_delete_=True,
-                                         type='SafeCheckpointHook',
-                                         interval=2),
-        'custom_hooks': [dict(type='LossRecorderHook')],
-    })
-    cfg.train_dataloader.dataset.pipeline = cfg.val_pipeline
+    cfg = lockstep_toy_config(toy['out_dir'], work, batch_size)
     path = str(tmp_path / f'np{nproc}.py')
     cfg.dump(path)
-    out = _launch('train.py', path, nproc)
+    out = launch('train.py', path, nproc)
     assert out.returncode == 0, out.stderr[-3000:]
-    ranks = [json.load(open(osp.join(work, f'losses_rank{r}.json')))
-             for r in range(nproc)]
-    curve = np.mean([[step['loss'] for step in rank] for rank in ranks], 0)
+    curve = loss_curve(work, nproc)
     return curve, load_from_local(osp.join(work, 'epoch_2.pth'))
 
 
@@ -136,7 +103,7 @@ def many(tmp_path_factory):
 def _scores(many, tmp_path, nproc):
     cfg_path, ckpt, names = many
     dump = str(tmp_path / f'dump{nproc}.pkl')
-    out = _launch('test.py', cfg_path, nproc, ckpt, '--dump', dump,
+    out = launch('test.py', cfg_path, nproc, ckpt, '--dump', dump,
                   '--work-dir', str(tmp_path / f'w{nproc}'))
     assert out.returncode == 0, out.stderr[-3000:]
     with open(dump, 'rb') as f:

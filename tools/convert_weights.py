@@ -13,6 +13,12 @@ inferred from the tensors, X-CLIP's test pipeline and a test dataloader, so
 
 evaluates it. CLIP sources (openai, open_clip) give the backbone and text
 encoder weights, for ``init_cfg=dict(type='Pretrained', checkpoint=...)``.
+
+A sharded training checkpoint (``epoch_N.pth/``, a folder, from the
+configs in configs/scale/) becomes one file the same way::
+
+    python tools/convert_weights.py --src-format mmxclip \
+        work_dirs/xclip_l14_336_16f_k400_fsdp/epoch_30.pth l14_336.pth
 """
 import argparse
 import os.path as osp
@@ -30,8 +36,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('input', help='weight file or HuggingFace folder')
     parser.add_argument('output', help='checkpoint to write (.pth)')
-    parser.add_argument('--src-format', required=True,
-                        choices=[f for f in SRC_FORMATS if f != 'mmxclip'])
+    parser.add_argument('--src-format', required=True, choices=SRC_FORMATS,
+                        help='mmxclip: a training checkpoint, also the '
+                        'folder of shards FSDP / DeepSpeed write')
     parser.add_argument(
         '--class-names', default=K400_LABEL_MAP,
         help='label-map file (one class name per line) the config points '

@@ -1,8 +1,12 @@
 """Training: atomic writes, checkpoint and other hooks, the lr schedule, a
-runner that holds its work dir and resumes past damaged checkpoints."""
+runner that holds its work dir and resumes past damaged checkpoints, and what
+MMEngine's FSDP and DeepSpeed strategies need for X-CLIP."""
 from .atomic_io import (AtomicLocalBackend, atomic_open_in, atomic_write,
                         register_atomic_local_backend)
 from .checkpoint_hook import SafeCheckpointHook
+from .deepspeed import fix_deepspeed
+from .fsdp import (XCLIPFullyShardedDataParallel, fix_fsdp_optim_resume,
+                   register_fsdp_modules, xclip_fsdp_wrap_policy)
 from .hooks import (ExactResumeHook, FiniteLossHook, SkippedSamplesHook,
                     get_rng_state, set_rng_state)
 from .label_check_hook import CheckLabelsHook
@@ -12,11 +16,16 @@ from .schedulers import TimmCosineLR
 from .work_dir_lock import WorkDirBusyError, WorkDirLock
 
 register_atomic_local_backend()
+register_fsdp_modules()
+fix_fsdp_optim_resume()
+fix_deepspeed()
 
 __all__ = [
     'AtomicLocalBackend', 'atomic_open_in', 'atomic_write',
     'register_atomic_local_backend', 'CheckLabelsHook', 'ExactResumeHook',
     'FiniteLossHook', 'SafeCheckpointHook', 'SafeRunner',
     'SkippedSamplesHook', 'TimmCosineLR', 'WorkDirBusyError', 'WorkDirLock',
-    'get_rng_state', 'resumable_checkpoint', 'set_rng_state'
+    'XCLIPFullyShardedDataParallel', 'fix_deepspeed', 'fix_fsdp_optim_resume',
+    'get_rng_state', 'register_fsdp_modules', 'resumable_checkpoint',
+    'set_rng_state', 'xclip_fsdp_wrap_policy'
 ]

@@ -54,8 +54,12 @@ class SafeCheckpointHook(CheckpointHook):
             old = self.file_backend.join_path(
                 self.out_dir, self.filename_tmpl.format(
                     self.keep_ckpt_ids.popleft()))
-            if dist.is_main_process() and self.file_backend.isfile(old):
+            if not dist.is_main_process():
+                continue
+            if self.file_backend.isfile(old):
                 self.file_backend.remove(old)
+            elif self.file_backend.isdir(old):  # FSDP / DeepSpeed shards
+                self.file_backend.rmtree(old)
         runner.message_hub.update_info('keep_ckpt_ids',
                                        list(self.keep_ckpt_ids))
 

@@ -19,7 +19,8 @@ Formats (``Weights.format``):
   with its ``config.json`` beside it.
 * ``'mmxclip'`` — an MMEngine checkpoint of :class:`XCLIPRecognizer`
   (``state_dict`` + ``meta``), as ``tools/convert_weights.py`` and training
-  write them.
+  write them, or the folder of shards FSDP / DeepSpeed training writes
+  (:mod:`mmxclip.weights.sharded`).
 
 Pickled files are read by :func:`mmxclip.weights.inert.load_inert`: torch's
 weights-only unpickler, where every object other than tensors, containers
@@ -41,6 +42,7 @@ from .convert import (StateDict, clip_to_mmxclip, hf_to_mmxclip,
                       is_non_parameter, official_to_mmxclip, strip_prefix)
 from .hf_config import HFConfig, read_hf_config
 from .inert import InertObject, describe_ignored, load_inert, module_tensors
+from .sharded import is_sharded_checkpoint, read_sharded_checkpoint
 
 FORMATS = ('openai', 'clip', 'official', 'hf', 'mmxclip')
 # ``tools/convert_weights.py --src-format`` -> the formats it accepts.
@@ -150,6 +152,9 @@ def read_weights(path: str, src_format: Optional[str] = None) -> Weights:
 
 def _read(path: str) -> Weights:
     """Read ``path`` and classify what it holds."""
+    if is_sharded_checkpoint(path):
+        state_dict, meta = read_sharded_checkpoint(path)
+        return _classify(path, dict(state_dict=state_dict, meta=meta))
     if osp.isdir(path):
         return _read_hf_folder(path)
     if path.endswith('.safetensors'):

@@ -57,17 +57,42 @@ def _restricted_getattr(obj: Any, name: str) -> Any:
     from mmengine.logging import HistoryBuffer
     statistics = ('mean', 'max', 'min', 'current',
                   *HistoryBuffer._statistics_methods)
+    sharded = fsdp_sharded_globals()[:1]
     if isinstance(name, str) and (
             (obj is HistoryBuffer and name in statistics)
-            or (obj is np.dtypes and name.endswith('DType'))):
+            or (obj is np.dtypes and name.endswith('DType'))
+            or (obj in sharded and name == 'ProcessGroupState')):
         return getattr(obj, name)
     raise pickle.UnpicklingError(
         f'checkpoint asks for getattr({obj!r}, {name!r}); only HistoryBuffer '
-        'statistics and numpy dtype classes are allowed.')
+        'statistics, numpy dtype classes and ShardedTensor.ProcessGroupState '
+        'are allowed.')
+
+
+def fsdp_sharded_globals() -> list:
+    """Torch's ``ShardedTensor`` and the classes its pickle names, as
+    FSDP's ``SHARDED_STATE_DICT`` saves them (configs/scale/; empty without
+    ``torch.distributed``). A ``ShardedTensor`` rebuilds only inside a
+    process group of the world size that saved it."""
+    if not torch.distributed.is_available():
+        return []
+    from torch.distributed._shard.metadata import ShardMetadata
+    from torch.distributed._shard.sharded_tensor import (
+        Shard, ShardedTensor, ShardedTensorMetadata)
+    from torch.distributed._shard.sharded_tensor.metadata import (
+        MEM_FORMAT_ENCODING, TensorProperties)
+    from torch.distributed._shard.sharding_spec import (
+        ChunkShardingSpec, EnumerableShardingSpec)
+    from torch.distributed.remote_device import _remote_device
+    return [ShardedTensor, ShardedTensor.ProcessGroupState, Shard,
+            ShardMetadata, ShardedTensorMetadata, TensorProperties,
+            MEM_FORMAT_ENCODING, ChunkShardingSpec, EnumerableShardingSpec,
+            _remote_device]
 
 
 def mmengine_safe_globals() -> list:
-    """The types MMEngine writes into its own checkpoints, and nothing else."""
+    """The types MMEngine writes into its own checkpoints (FSDP's sharded
+    ones included), and nothing else."""
     from mmengine.config import ConfigDict
     from mmengine.logging import HistoryBuffer
     safe = [
@@ -77,7 +102,7 @@ def mmengine_safe_globals() -> list:
     ]
     safe += [getattr(np.dtypes, n) for n in dir(np.dtypes)
              if n.endswith('DType')]
-    return safe
+    return safe + fsdp_sharded_globals()
 
 
 def allowed_names() -> set:

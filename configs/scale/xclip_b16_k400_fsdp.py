@@ -1,0 +1,3 @@
+# xclip_b16_k400.py (X-CLIP B/16, 8 frames) trained with FSDP: the same
+# recipe, sharded over the GPUs (_base_/strategies/fsdp.py).
+_base_ = ['../xclip_b16_k400.py', '../_base_/strategies/fsdp.py']

@@ -1,0 +1,5 @@
+# xclip_l14_336_16f_k400_zero2.py with ZeRO stage 3: the parameters are
+# partitioned over the GPUs too.
+_base_ = ['./xclip_l14_336_16f_k400_zero2.py']
+
+strategy = dict(zero_optimization=dict(_delete_=True, **_base_.zero3))
