@@ -20,7 +20,7 @@ from typing import List, Optional, Sequence
 import numpy as np
 from mmengine.utils import ProgressBar
 
-from mmxclip.apis import Recognition, init_xclip, recognize
+from mmxclip.apis import Recognition, init_xclip, read_frames, recognize
 from mmxclip.datasets import BrokenVideoError
 from mmxclip.models.heads import load_class_names
 
@@ -73,14 +73,6 @@ def picture_paths(videos: Sequence[str], out_dir: str) -> List[str]:
     full = [osp.abspath(v) for v in videos]
     root = osp.commonpath([osp.dirname(p) for p in full])
     return [osp.join(out_dir, osp.relpath(p, root) + '.png') for p in full]
-
-
-def read_frames(video: str, frame_inds: np.ndarray) -> np.ndarray:
-    """RGB frames at ``frame_inds`` (num_clips, T), as DecordDecode reads
-    them: (num_clips, T, H, W, 3) uint8."""
-    import decord
-    frames = decord.VideoReader(video).get_batch(frame_inds.ravel())
-    return frames.asnumpy().reshape(*frame_inds.shape, *frames.shape[1:])
 
 
 def draw(frames: np.ndarray, result: Recognition, title: str,
