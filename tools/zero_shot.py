@@ -51,6 +51,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         help='temporal views per video')
     parser.add_argument('--num-crops', type=int, default=1, choices=(1, 3),
                         help='spatial views per clip')
+    parser.add_argument('--num-frames', type=positive_int,
+                        help='frames per clip (default: what the checkpoint '
+                        'was trained with; MIT\'s temporal table is '
+                        'interpolated to it)')
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--out-dir', help='where to write one .png per video')
     args = parser.parse_args(argv)
@@ -126,7 +130,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """Rank the labels for each video; the exit status (1: some failed)."""
     args = parse_args(argv)
     model = init_xclip(args.checkpoint, args.labels, args.device,
-                       args.num_clips, args.num_crops)
+                       args.num_clips, args.num_crops, args.num_frames)
     pictures = (picture_paths(args.videos, args.out_dir)
                 if args.out_dir else [None] * len(args.videos))
     # The bar goes to stderr, so stdout holds exactly the tables.

@@ -177,7 +177,8 @@ def init_xclip(checkpoint: str,
                class_names: Union[None, str, Sequence[str]] = None,
                device: Union[str, torch.device] = 'cpu',
                num_clips: int = 1,
-               num_crops: int = 1) -> nn.Module:
+               num_crops: int = 1,
+               num_frames: Optional[int] = None) -> nn.Module:
     """A ready :class:`XCLIPRecognizer` in eval mode from any weight file.
 
     The format (OpenAI TorchScript archive, CLIP / open_clip state dict,
@@ -193,20 +194,28 @@ def init_xclip(checkpoint: str,
         device: Where to put the model.
         num_clips: Temporal views of the test pipeline.
         num_crops: Spatial views of the test pipeline (1 or 3).
+        num_frames: Frames T' per clip; None: the T the weights were
+            trained for. MIT's temporal table is interpolated to T'
+            (:class:`~mmxclip.models.MITNeck`); the test pipeline samples
+            T' frames.
 
     Returns:
         nn.Module: The recognizer, eval mode, on ``device``.
     """
+    if num_frames is not None and num_frames < 1:
+        raise ValueError(f'num_frames must be >= 1, got {num_frames}')
     init_default_scope('mmaction')
     weights = read_weights(checkpoint)
     cfg = model_config(weights, class_names)
+    if num_frames is not None and cfg.get('neck'):
+        cfg['neck']['num_frames'] = num_frames
     model = MODELS.build(cfg)
     load_weights(model, weights)
     backbone = model.backbone
     model.cfg = Config(dict(
         default_scope='mmaction',
         model=cfg,
-        test_pipeline=test_pipeline(model.neck.num_frames,
+        test_pipeline=test_pipeline(num_frames or model.neck.num_frames,
                                     backbone.input_resolution, num_clips,
                                     num_crops)))
     return model.to(device).eval()
