@@ -13,20 +13,18 @@ import numpy as np
 import torch
 from mmaction.registry import MODELS
 from mmengine.config import Config
-from mmengine.dataset import Compose, pseudo_collate
+from mmengine.dataset import pseudo_collate
 from mmengine.logging import MMLogger
 from mmengine.registry import init_default_scope
 from torch import nn
 
-from ..datasets import add_frame_checks, load_clip
 from ..weights import (XCLIP_ONLY, ConfigTextError, Weights,
                        check_state_dict, parse_config_text, read_weights)
+from .pipeline import inference_pipeline, load_video
 
 # Where MMAction2's Kinetics-400 configs (and configs/_base_) expect the
 # class names.
 K400_LABEL_MAP = 'data/kinetics400/label_map_k400.txt'
-# PackActionInputs' default meta_keys.
-PACKED_META_KEYS = ('img_shape', 'img_key', 'video_id', 'timestamp')
 
 
 def test_pipeline(num_frames: int,
@@ -270,19 +268,7 @@ def recognize(model: nn.Module,
     if head.average_clips not in ('prob', 'score'):
         raise ValueError("zero_shot needs cls_head.average_clips 'prob' or "
                          f"'score', not {head.average_clips!r}")
-    init_default_scope(model.cfg.get('default_scope', 'mmaction'))
-    steps = copy.deepcopy(list(model.cfg.test_pipeline))
-    pack = steps[-1]
-    if pack.get('type') != 'PackActionInputs':
-        raise ValueError('model.cfg.test_pipeline must end in '
-                         f'PackActionInputs, not {pack.get("type")!r}')
-    pack['meta_keys'] = (*pack.get('meta_keys', PACKED_META_KEYS),
-                         'frame_inds', 'num_clips', 'clip_len')
-    pipeline = Compose(steps)
-    add_frame_checks(pipeline)
-    results = (dict(filename=video, label=-1, start_index=0, modality='RGB')
-               if isinstance(video, str) else dict(video))
-    data = load_clip(pipeline, results)
+    data = load_video(inference_pipeline(model), video)
     with torch.no_grad():
         result = model.test_step(pseudo_collate([data]))[0]
     probs = result.pred_score
