@@ -102,14 +102,29 @@ class XCLIPTextHead(BaseHead):
             class_names: Names, or a file with one per line.
         """
         names = load_class_names(class_names)
-        texts = [self.prompt_template.format(n) for n in names]
-        tokens = tokenize(texts, self.text_encoder.context_length)
-        device = self.logit_scale.device
-        self.register_buffer('class_tokens', tokens.to(device),
+        self.register_buffer('class_tokens', self._tokens(names),
                              persistent=False)
         self._class_names = names
         self.num_classes = len(names)
         self._text_cache = None
+
+    def _tokens(self, names: Sequence[str]) -> Tensor:
+        """Token ids (K, L) of names in the prompt template, on the head's
+        device."""
+        texts = [self.prompt_template.format(n) for n in names]
+        tokens = tokenize(texts, self.text_encoder.context_length)
+        return tokens.to(self.logit_scale.device)
+
+    def embed_texts(self, texts: Sequence[str]) -> Tensor:
+        """Text embeddings (K, E) of free texts, made as the class names'
+        are (prompt template, tokenizer, the same checks), without
+        changing the class set.
+
+        Raises:
+            ValueError: A blank text, or two that CLIP reads as one.
+        """
+        names = load_class_names(list(texts), name='texts')
+        return self.text_encoder(self._tokens(names))
 
     def class_embeddings(self) -> Tensor:
         """Text embeddings of the class names (K, E), cached when possible."""
