@@ -95,6 +95,26 @@ def test_export_refuses_what_it_cannot_bake(exported, tmp_path, capsys):
     assert '--labels: entry 2 is blank' in capsys.readouterr().err
 
 
+def test_tool_checks_its_export_and_times_it(exported, tmp_path, capsys,
+                                             monkeypatch):
+    """The tool's own check fails the run when the export is off (here: a
+    tolerance of 0 that the 1e-6-level float differences exceed);
+    --benchmark prints both latencies."""
+    _, ckpt, _ = exported
+    tool = load_tool('export.py')
+    args = [ckpt, '--labels', 'a,b', '--out', str(tmp_path / 'x.onnx'),
+            '--benchmark', '--runs', '1']
+    assert tool.main(args) == 0
+    out = capsys.readouterr().out
+    assert re.search(r'x.onnx: [\d.]+ MiB, 2 classes, 8 frames of 32 px', out)
+    assert re.search(r'batch 1, \d+ threads: onnxruntime [\d.]+ ms, PyTorch '
+                     r'[\d.]+ ms \(median of 1\)', out)
+    monkeypatch.setattr(tool, 'TOLERANCE', 0.0)
+    assert tool.main(args[:6]) == 1
+    assert 'error: the export differs from PyTorch by' in \
+        capsys.readouterr().err
+
+
 def readme_snippet() -> str:
     """The python block after ``<!-- onnx-snippet -->`` in the README."""
     with open(osp.join(ROOT, 'README.md'), encoding='utf-8') as f:

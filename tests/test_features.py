@@ -97,6 +97,20 @@ def test_a_broken_video_does_not_stop_the_batch(workspace):
         extract_features(model, [videos[0], missing])
 
 
+def test_tool_arguments_are_checked(workspace, tmp_path, capsys):
+    _, ckpt, _ = workspace
+    tool = load_tool('extract_features.py')
+    for args, message in (
+            ([], 'no videos: name video files or --video-list FILE'),
+            (['--video-list', 'no/list.txt'],
+             "--video-list 'no/list.txt': no such file"),
+            (['v.mp4', '--batch-size', '0'],
+             "argument --batch-size: expected a positive integer, got '0'")):
+        with pytest.raises(SystemExit):
+            tool.parse_args([*args, '--checkpoint', ckpt, '--out-dir', 'o'])
+        assert message in capsys.readouterr().err
+
+
 @pytest.mark.parametrize('dtype,tol', [(torch.float32, 1e-5),
                                        (torch.float64, 1e-10)])
 @pytest.mark.parametrize('bias', [False, True])

@@ -139,9 +139,16 @@ def test_index_tool_is_incremental_and_robust(workspace, tmp_path, capsys):
     assert f"failed: '{missing}': video file not found" in err
     assert '2 added, 0 already there, 1 failed' in err
     assert 's per video' in err
-    assert tool.main(['index', *videos, *args]) == 0
+    listed = tmp_path / 'more.txt'
+    listed.write_text(f'{videos[2]}\n\n{videos[3]}\n')
+    assert tool.main(['index', *videos[:3], '--video-list', str(listed),
+                      *args]) == 0
     assert '2 added, 2 already there, 0 failed; 4 videos' in \
         capsys.readouterr().err
+    index = VideoIndex(idx)
+    new = write_video(str(tmp_path / 'new.mp4'))
+    assert index.add(init_xclip(ckpt, ['x']), [videos[0], new, new]) == []
+    assert index.paths == [osp.abspath(v) for v in [*videos, new]]
     assert tool.main(['query', idx, LABELS[0], '--topk', '3']) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0].split() == ['rank', 'score', 'video'] and len(out) == 4

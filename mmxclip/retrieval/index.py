@@ -180,7 +180,8 @@ class VideoIndex:
 
         Args:
             model: The model that made the index (checked).
-            videos: Video files; known ones (same absolute path) skipped.
+            videos: Video files; known ones (same absolute path) and
+                repeats skipped.
             batch_size: Videos encoded together.
             shard_size: Videos per shard written.
             file: Progress bar and failures; ``sys.stderr`` when None.
@@ -195,8 +196,11 @@ class VideoIndex:
             MMLogger.get_current_instance().warning(warning)
         try:
             self._clean()
-            known = set(self.paths)
-            todo = [v for v in videos if osp.abspath(v) not in known]
+            known, todo = set(self.paths), []
+            for video in videos:  # new ones, each once
+                if osp.abspath(video) not in known:
+                    known.add(osp.abspath(video))
+                    todo.append(video)
             pending: List[tuple] = []
 
             def done(video: str, feats: VideoFeatures) -> None:
