@@ -9,7 +9,9 @@ per clip) with the top labels and their probabilities. Pictures mirror the
 videos' folders below their common folder, so no two videos share one. A
 video that cannot be read is reported on stderr with its path and what is
 wrong, and the run goes on; the exit status is 1 if any video failed. The
-checkpoint may be any format :func:`mmxclip.apis.init_xclip` reads.
+checkpoint may be any format :func:`mmxclip.apis.init_xclip` reads;
+``--num-frames T`` runs it at T frames per clip (MIT's temporal table
+interpolated).
 """
 import argparse
 import os
@@ -22,8 +24,8 @@ from mmengine.utils import ProgressBar
 
 from mmxclip.apis import Recognition, init_xclip, recognize
 from mmxclip.apis.outputs import mirrored_paths
-from mmxclip.launch import add_model_args, positive_int
 from mmxclip.datasets import BrokenVideoError
+from mmxclip.launch import add_model_args, positive_int
 from mmxclip.models.heads import load_class_names
 
 

@@ -1,4 +1,4 @@
-"""Resizing learned position embeddings: a ViT's patch grid, MIT's time axis."""
+"""Resizing learned position embeddings: ViT patch grids, MIT's time axis."""
 import math
 
 import torch
