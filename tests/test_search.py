@@ -273,3 +273,25 @@ def test_damaged_or_planted_index_files_are_refused(workspace, tmp_path,
                        .replace(')', r'\)')):
         VideoIndex(str(idx))
     assert not marker.exists()
+
+
+def test_measuring_tools_run(workspace, tmp_path, capsys):
+    """The README's measuring commands: a random checkpoint of a config's
+    size that init_xclip rebuilds, and the query benchmark over a tiled
+    index (here 3 shards of 8 tiled from 4 videos)."""
+    folder, ckpt, videos = workspace
+    out = str(tmp_path / 'toy.pth')
+    load_tool('analysis/random_checkpoint.py').main(
+        [osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))),
+                  'configs', 'xclip_toy.py'), out])
+    assert 'at random, 2.0 M parameters' in capsys.readouterr().out
+    model = init_xclip(out)
+    assert model.backbone.input_resolution == 32
+    _, index = build(tmp_path / 'idx', ckpt, videos)
+    load_tool('analysis/benchmark_search.py').main(
+        [index.root, 'a dog', '--videos', '20', '--shard-size', '8'])
+    line = capsys.readouterr().out
+    assert '24 videos scored in' in line
+    v, n, e = (index.info[k] for k in ('num_views', 'num_tokens',
+                                       'embed_dim'))
+    assert f'index data: {v * (4 * n * e + 4 * e)} bytes per video' in line
