@@ -63,7 +63,14 @@ setup(
         # av: PyAV writes the single-channel (ffv1) test video;
         # setuptools >= 70.1 builds wheels without the `wheel` package
         # (tests/test_compat.py builds mmxclip's, offline).
-        'tests': ['pytest', 'transformers>=4.40', 'av', 'setuptools>=70.1'],
+        # onnx + onnxscript: torch.onnx's dynamo exporter (tools/export.py);
+        # onnxruntime runs the export in tests/test_export.py.
+        'tests': [
+            'pytest', 'transformers>=4.40', 'av', 'setuptools>=70.1', 'onnx',
+            'onnxscript', 'onnxruntime'
+        ],
+        # tools/export.py
+        'export': ['onnx', 'onnxscript'],
         # configs/scale/*_zero*.py (DeepSpeedStrategy); tested with 0.19.8
         'deepspeed': ['deepspeed'],
     },
