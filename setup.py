@@ -64,11 +64,17 @@ setup(
         # av: PyAV writes the single-channel (ffv1) test video;
         # setuptools >= 70.1 builds wheels without the `wheel` package
         # (tests/test_compat.py builds mmxclip's, offline).
-        # The demo page's web stack; httpx2 is Starlette's test client and
-        # playwright drives Debian's Chromium in the browser test.
-        'tests': ['pytest', 'transformers>=4.40', 'av', 'setuptools>=70.1',
-                  'starlette>=0.40', 'uvicorn', 'python-multipart', 'httpx2',
-                  'playwright'],
+        # onnx + onnxscript: torch.onnx's dynamo exporter (tools/export.py);
+        # onnxruntime runs the export in tests/test_export.py. The demo
+        # page's web stack; httpx2 is Starlette's test client, playwright
+        # drives Debian's Chromium in the browser test.
+        'tests': [
+            'pytest', 'transformers>=4.40', 'av', 'setuptools>=70.1', 'onnx',
+            'onnxscript', 'onnxruntime', 'starlette>=0.40', 'uvicorn',
+            'python-multipart', 'httpx2', 'playwright'
+        ],
+        # tools/export.py
+        'export': ['onnx', 'onnxscript'],
         # tools/demo_app.py: Starlette (ASGI), uvicorn, multipart uploads.
         'demo': ['starlette>=0.40', 'uvicorn', 'python-multipart'],
         # configs/scale/*_zero*.py (DeepSpeedStrategy); tested with 0.19.8

@@ -112,6 +112,21 @@ def test_views_topk_and_one_label_per_line(client, checkpoint, videos,
     assert len(answer['frame_indices']) == 2
 
 
+def test_other_frame_counts(client, checkpoint, videos, uploads):
+    """A model built at 4 frames answers for 8: the ranking of
+    init_xclip(num_frames=8), MIT's temporal table interpolated."""
+    answer = post(client, videos[0], ','.join(LABELS), num_frames='8')
+    assert answer.status_code == 200, answer.text
+    answer = answer.json()
+    ref = expected(checkpoint, videos[0], LABELS, num_frames=8)
+    assert answer['labels'] == [label for label, _ in ref.ranking]
+    assert answer['scores'] == pytest.approx(
+        [p for _, p in ref.ranking], rel=1e-6)
+    assert len(answer['frame_indices'][0]) == len(answer['frames']) == 8
+    four = post(client, videos[0], ','.join(LABELS)).json()
+    assert four['scores'] != answer['scores']
+
+
 @pytest.mark.parametrize('fields,status,message', [
     (dict(labels=''), 400, 'labels is empty'),
     (dict(labels='swimming, Swimming'), 400, "'Swimming'"),
