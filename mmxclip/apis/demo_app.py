@@ -34,6 +34,7 @@ import cv2
 import numpy as np
 from starlette.applications import Starlette
 from starlette.datastructures import UploadFile
+from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Route
@@ -178,17 +179,15 @@ class ZeroShotDemo:
             frame_indices=result.frame_inds.tolist(),
             frames=[_data_url(f) for f in frames])
 
-    async def save_upload(self, upload: Any, folder: str) -> str:
-        """Copy the uploaded file into ``folder``, refusing oversized ones.
+    async def save_upload(self, upload: UploadFile, name: str,
+                          folder: str) -> str:
+        """Copy the uploaded file ``name`` into ``folder``, refusing
+        oversized ones.
 
         Returns:
             str: The file's path (its original extension kept, for the
             decoders' sake).
         """
-        if not isinstance(upload, UploadFile):
-            raise RequestError(400, "expected the video as a file in the "
-                               "multipart field 'video'")
-        name = osp.basename(upload.filename or 'upload')
         path = osp.join(folder, 'video' + osp.splitext(name)[1][:16])
         size = 0
         with open(path, 'wb') as f:
@@ -229,19 +228,19 @@ class ZeroShotDemo:
                 if options['num_crops'] == 2:
                     raise RequestError(400, 'num_crops must be 1 or 3, got 2')
                 upload = form.get('video')
+                if not isinstance(upload, UploadFile):
+                    raise RequestError(400, 'expected the video as a file in '
+                                       "the multipart field 'video'")
+                name = osp.basename(upload.filename or 'upload')
                 with tempfile.TemporaryDirectory(prefix='mmxclip-demo-') as d:
-                    video = await self.save_upload(upload, d)
-                    answer = await asyncio.to_thread(
-                        self.answer, video, osp.basename(upload.filename or
-                                                         'upload'), labels,
-                        options)
+                    video = await self.save_upload(upload, name, d)
+                    answer = await asyncio.to_thread(self.answer, video, name,
+                                                     labels, options)
         except RequestError as err:
             return JSONResponse({'error': str(err)}, status_code=err.status)
-        except Exception as err:  # noqa: BLE001  (the multipart parser's)
-            if type(err).__name__ == 'MultiPartException':
-                return JSONResponse({'error': f'bad multipart form: {err}'},
-                                    status_code=400)
-            raise
+        except MultiPartException as err:
+            return JSONResponse({'error': f'bad multipart form: {err}'},
+                                status_code=400)
         return JSONResponse(answer)
 
 
