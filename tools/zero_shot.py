@@ -22,7 +22,7 @@ from typing import Optional, Sequence
 import numpy as np
 from mmengine.utils import ProgressBar
 
-from mmxclip.apis import Recognition, init_xclip, recognize
+from mmxclip.apis import Recognition, init_xclip, read_frames, recognize
 from mmxclip.apis.outputs import mirrored_paths
 from mmxclip.datasets import BrokenVideoError
 from mmxclip.launch import add_model_args, positive_int
@@ -54,12 +54,6 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     return args
 
 
-def read_frames(video: str, frame_inds: np.ndarray) -> np.ndarray:
-    """RGB frames at ``frame_inds`` (num_clips, T), as DecordDecode reads
-    them: (num_clips, T, H, W, 3) uint8."""
-    import decord
-    frames = decord.VideoReader(video).get_batch(frame_inds.ravel())
-    return frames.asnumpy().reshape(*frame_inds.shape, *frames.shape[1:])
 
 
 def draw(frames: np.ndarray, result: Recognition, title: str,

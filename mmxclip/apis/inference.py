@@ -301,3 +301,15 @@ def zero_shot(model: nn.Module,
         best first.
     """
     return recognize(model, video, labels, topk).ranking
+
+
+def read_frames(video: str, frame_inds: np.ndarray) -> np.ndarray:
+    """RGB frames at ``frame_inds`` (num_clips, T), as ``DecordDecode``
+    reads them (to show the frames :func:`recognize` saw).
+
+    Returns:
+        np.ndarray: (num_clips, T, H, W, 3) uint8.
+    """
+    import decord
+    frames = decord.VideoReader(video).get_batch(frame_inds.ravel())
+    return frames.asnumpy().reshape(*frame_inds.shape, *frames.shape[1:])
