@@ -18,10 +18,10 @@ from mmengine.dataset import Compose
 from mmengine.registry import init_default_scope
 
 from hf_reference import CLASS_NAMES, random_hf_model
+from mmxclip.apis import init_xclip, zero_shot
 from mmxclip.models.heads import load_class_names
 from weight_files import converted_tiny_xclip, load_tool, write_video
 
-pytest.importorskip('transformers')
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
@@ -244,6 +244,34 @@ def test_zero_shot_arguments_are_checked(args, message, capsys):
         tool.parse_args(['v.mp4', '--checkpoint', 'c.pth', *args])
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_zero_shot_label_file(workspace, tmp_path, capsys):
+    """``--label-file``: one label per line, the same table as ``--labels``
+    with the model's probabilities (``zero_shot``); a blank line is named
+    with the file and line."""
+    _, videos, ckpt = workspace
+    labels = ['a dog', 'cooking pasta', 'a square moving right']
+    path = tmp_path / 'labels.txt'
+    path.write_text('\n'.join(labels) + '\n')
+    tool = load_tool('zero_shot.py')
+    assert tool.main([videos[2], '--checkpoint', ckpt, '--label-file',
+                      str(path), '--topk', '3']) == 0
+    table = capsys.readouterr().out
+    tool.main([videos[2], '--checkpoint', ckpt, '--labels', ','.join(labels),
+               '--topk', '3'])
+    assert capsys.readouterr().out == table
+    ranking = zero_shot(init_xclip(ckpt, labels), videos[2], topk=3)
+    rows = table.splitlines()[2:5]
+    assert [row.split()[-1] for row in rows] == [f'{p:.4f}'
+                                                  for _, p in ranking]
+    assert [name in row for row, (name, _) in zip(rows, ranking)] == [
+        True] * 3
+    path.write_text('a dog\n\ncooking pasta\n')
+    with pytest.raises(SystemExit):
+        tool.parse_args(['v.mp4', '--checkpoint', 'c.pth', '--label-file',
+                         str(path)])
+    assert f'{path}: line 2 is blank' in capsys.readouterr().err
 
 
 def test_mmaction_demo_path_on_converted_config(workspace, tmp_path):
