@@ -286,7 +286,11 @@ def test_mmaction_demo_path_on_converted_config(workspace, tmp_path):
     model = init_recognizer(config, ckpt, device='cpu')
     result = inference_recognizer(model, videos[0])
     labels = [x.strip() for x in open(osp.join(folder, 'class_names.txt'))]
-    assert labels == CLASS_NAMES and result.pred_score.shape == (5, )
+    assert labels == CLASS_NAMES
+    ours = dict(zero_shot(init_xclip(ckpt, num_clips=2, num_crops=3),
+                          videos[0], topk=5))  # as converted
+    torch.testing.assert_close(result.pred_score,
+                               torch.tensor([ours[n] for n in labels]))
     visualizer = ActionVisualizer()
     visualizer.dataset_meta = dict(classes=labels)
     drawn = visualizer.add_datasample(
