@@ -10,7 +10,7 @@ from timm.layers import build_sincos2d_pos_embed
 from torch import nn
 
 from mmxclip.models.heads import CLIPTextEncoder, load_class_names, tokenize
-from mmxclip.models.layers import LayerNorm, sincos_1d_pos_embed
+from mmxclip.models.layers import LayerNorm, sincos_1d_pos_embed, transformer
 
 NAMES = ['archery', 'bowling', 'juggling balls']
 
@@ -226,6 +226,34 @@ def test_loss_trains_new_modules_not_frozen_text():
     assert model.backbone.transformer.resblocks[0].message_fc.weight.grad \
         .abs().sum() > 0
     assert model.neck.positional_embedding.grad.abs().sum() > 0
+
+
+def test_activation_checkpointing_gives_the_same_loss_and_gradients(
+        monkeypatch):
+    """``backbone.with_cp=True`` recomputes every block in the backward
+    pass (torch's checkpoint is called once per block) and gives exactly
+    the loss and gradients of the plain model."""
+    calls = []
+    real = transformer.checkpoint
+    monkeypatch.setattr(transformer, 'checkpoint', lambda *args, **kwargs: (
+        calls.append(1), real(*args, **kwargs))[1])
+    grads = []
+    for with_cp in (False, True):
+        torch.manual_seed(0)
+        cfg = tiny_cfg()
+        cfg['backbone']['with_cp'] = with_cp
+        model = MODELS.build(cfg)
+        torch.manual_seed(1)
+        loss = model(torch.randn(2, 1, 3, 4, 32, 32), samples(2),
+                     mode='loss')['loss_cls']
+        loss.backward()
+        grads.append((loss.detach(), {n: p.grad for n, p in
+                                      model.named_parameters()
+                                      if p.grad is not None}))
+    assert len(calls) == 2  # the backbone's 2 blocks, with_cp only
+    assert torch.equal(grads[0][0], grads[1][0])
+    assert grads[0][1].keys() == grads[1][1].keys()
+    assert all(torch.equal(g, grads[1][1][n]) for n, g in grads[0][1].items())
 
 
 def test_set_class_names_changes_scores():

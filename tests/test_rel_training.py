@@ -9,16 +9,19 @@ import json
 import logging
 import os
 import os.path as osp
+from types import SimpleNamespace
 
 import pytest
 import torch
+from mmengine.config import Config
 from mmengine.runner import Runner
 from mmengine.runner.checkpoint import save_checkpoint
-from reliability_utils import (LoggedMessages, make_toy_dataset, run_tool,
-                               toy_config)
+from reliability_utils import (ROOT, LoggedMessages, make_toy_dataset,
+                               run_tool, toy_config)
 
+from mmxclip.engine import ExactResumeHook, atomic_io, hooks
 from mmxclip.weights import load_from_local
-from mmxclip.engine import atomic_io
+from weight_files import load_tool
 
 # 16 training videos, batch 4: 4 iterations per epoch, 2 epochs.
 ITERS_PER_EPOCH, EPOCHS = 4, 2
@@ -129,16 +132,6 @@ def _run_in_process(cfg, work_dir, resume_from=None):
     return _final_weights(str(work_dir)), logged.messages
 
 
-@pytest.fixture
-def one_thread():
-    """One intra-op thread, as tools/ runs get (OMP_NUM_THREADS=1 in
-    run_tool): the dataloader workers share the 2 cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 # Checkpoints (every 2 iterations; and every epoch in the epoch loop) to
 # resume from, and where they lie.
 RESUME_POINTS = {
@@ -192,6 +185,31 @@ def test_resumed_run_is_bit_identical_from_every_checkpoint(toy, tmp_path,
         assert any('ExactResumeHook: resuming in epoch 2 with persistent '
                    'dataloader workers' in m and 'persistent_workers=False'
                    in m for m in logged), logged
+
+
+def test_diff_rank_seed_keeps_ranks_apart_and_says_so(monkeypatch):
+    """``tools/train.py --diff-rank-seed`` (the official per-rank seeds)
+    sets ``randomness.diff_rank_seed``; on several ranks ExactResumeHook
+    then does not restore rank 0's generators on every rank, and warns."""
+    train = load_tool('train.py')
+    toy = osp.join(ROOT, 'configs', 'xclip_toy.py')
+    cfg = train.merge_train_args(Config.fromfile(toy),
+                                 train.get_args([toy, '--diff-rank-seed']))
+    assert cfg.randomness == dict(seed=0, deterministic=True,
+                                  diff_rank_seed=True)
+    state = dict(torch=torch.get_rng_state())
+    logger = logging.getLogger('test_diff_rank_seed')
+    logged = LoggedMessages(logging.WARNING)
+    logger.addHandler(logged)
+    logged.messages = []
+    runner = SimpleNamespace(_randomness_cfg=cfg.randomness, logger=logger)
+    hook = ExactResumeHook()
+    hook.after_load_checkpoint(runner, {hook.CHECKPOINT_KEY: state})
+    monkeypatch.setattr(hooks.dist, 'get_world_size', lambda: 2)
+    assert hook._state_to_restore(runner) is None
+    assert any('diff_rank_seed=True' in m for m in logged.messages)
+    monkeypatch.setattr(hooks.dist, 'get_world_size', lambda: 1)
+    assert hook._state_to_restore(runner) is state
 
 
 def _losses(work_dir):
@@ -290,7 +308,8 @@ def _one_epoch_config(toy, work_dir, checkpoint_type):
 
 @pytest.mark.parametrize('hook', ['SafeCheckpointHook', 'CheckpointHook'])
 def test_crash_while_saving_keeps_the_only_checkpoint(toy, tmp_path,
-                                                      monkeypatch, hook):
+                                                      monkeypatch, one_thread,
+                                                      hook):
     """``max_keep_ckpts=1``: the run crashes while saving its second
     checkpoint. SafeCheckpointHook still has the first one, intact;
     MMEngine's CheckpointHook has already deleted it."""

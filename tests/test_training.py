@@ -15,7 +15,7 @@ from mmaction.registry import DATASETS, MODELS
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from mmengine.fileio import load
-from mmengine.runner import load_checkpoint
+from mmengine.runner import Runner, load_checkpoint
 
 from test_models import one_view_at_a_time
 from toy_data import ROOT, make_videos
@@ -142,7 +142,8 @@ def test_resume_continues_from_the_saved_checkpoint(trained, videos,
                for k, v in theirs['state_dict'].items())
 
 
-def test_test_tool_two_clips_three_crops(trained, videos, tmp_path):
+def test_test_tool_two_clips_three_crops(trained, videos, tmp_path,
+                                         one_thread):
     """tools/test.py scores each val video by its 2 clips x 3 crops, run
     one view at a time here and fused by the mean of their softmax."""
     dump = tmp_path / 'preds.pkl'
@@ -171,6 +172,18 @@ def test_test_tool_two_clips_three_crops(trained, videos, tmp_path):
         torch.testing.assert_close(scores[i], expected[0].mean(0))
     top1 = (scores.argmax(1) == torch.arange(8)).float().mean().item()
     assert f'acc/top1: {top1:.4f}' in out
+    # test_cfg=dict(type='TestLoop', fp16=True): MMEngine's autocast (on
+    # CPU bfloat16), float32 scores within bfloat16's rounding.
+    half = str(tmp_path / 'half.pkl')
+    cfg.merge_from_dict(dict(
+        work_dir=str(tmp_path / 'half'), load_from=ckpt,
+        test_cfg=dict(type='TestLoop', fp16=True),
+        test_evaluator=[cfg.test_evaluator,
+                        dict(type='DumpResults', out_file_path=half)]))
+    Runner.from_cfg(cfg).test()
+    half_scores = torch.stack([r['pred_score'] for r in load(half)])
+    assert half_scores.dtype == torch.float32
+    assert 0 < (half_scores - scores).abs().max() < 2e-2
 
 
 def free_port() -> int:
