@@ -36,6 +36,7 @@ setup(
     long_description_content_type='text/markdown',
     python_requires='>=3.9',
     packages=find_packages(include=['mmxclip', 'mmxclip.*']),
+    package_data={'mmxclip.apis': ['demo_page.html']},
     py_modules=['_mmxclip_startup'],
     cmdclass={'build_py': BuildPyWithStartupPth},
     install_requires=[
@@ -63,7 +64,19 @@ setup(
         # av: PyAV writes the single-channel (ffv1) test video;
         # setuptools >= 70.1 builds wheels without the `wheel` package
         # (tests/test_compat.py builds mmxclip's, offline).
-        'tests': ['pytest', 'transformers>=4.40', 'av', 'setuptools>=70.1'],
+        # onnx + onnxscript: torch.onnx's dynamo exporter (tools/export.py);
+        # onnxruntime runs the export in tests/test_export.py. The demo
+        # page's web stack; httpx2 is Starlette's test client, playwright
+        # drives Debian's Chromium in the browser test.
+        'tests': [
+            'pytest', 'transformers>=4.40', 'av', 'setuptools>=70.1', 'onnx',
+            'onnxscript', 'onnxruntime', 'starlette>=0.40', 'uvicorn',
+            'python-multipart', 'httpx2', 'playwright'
+        ],
+        # tools/export.py
+        'export': ['onnx', 'onnxscript'],
+        # tools/demo_app.py: Starlette (ASGI), uvicorn, multipart uploads.
+        'demo': ['starlette>=0.40', 'uvicorn', 'python-multipart'],
         # configs/scale/*_zero*.py (DeepSpeedStrategy); tested with 0.19.8
         'deepspeed': ['deepspeed'],
     },

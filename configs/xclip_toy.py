@@ -96,9 +96,14 @@ test_pipeline = [
 data_root = data_root_val = toy_root + '/videos'
 ann_file_train = toy_root + '/train.txt'
 ann_file_val = ann_file_test = toy_root + '/val.txt'
+# MMEngine's defaults instead of the K400 base's official data order: the
+# sampler seeded from randomness.seed, and the last partial batch kept (tests
+# train on a handful of videos).
 train_dataloader = dict(
     batch_size=16,
     num_workers=2,
+    drop_last=False,
+    sampler=dict(type='DefaultSampler', shuffle=True, seed=None),
     dataset=dict(
         ann_file=ann_file_train,
         data_prefix=dict(video=data_root),

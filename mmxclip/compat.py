@@ -120,6 +120,13 @@ def patch_color_jitter_hue() -> bool:
         return True
 
 
+def allow_cpu_set_device() -> None:
+    """Make ``torch.cuda.set_device`` a no-op on a machine without CUDA:
+    MMEngine's ``init_dist`` calls it for every launcher."""
+    if not torch.cuda.is_available():
+        torch.cuda.set_device = lambda device: None
+
+
 def setup_cpu_distributed(cfg: Any) -> None:
     """Let a distributed launch run on CPU processes (gloo).
 
@@ -133,7 +140,7 @@ def setup_cpu_distributed(cfg: Any) -> None:
     """
     if torch.cuda.is_available():
         return
-    torch.cuda.set_device = lambda device: None
+    allow_cpu_set_device()
     cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})
     cfg.env_cfg.dist_cfg['backend'] = 'gloo'
     cfg.model_wrapper_cfg = dict(

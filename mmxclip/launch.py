@@ -1,23 +1,28 @@
-"""Command-line plumbing shared by ``tools/train.py`` and ``tools/test.py``.
+"""Command-line plumbing shared by the tools.
 
-Both tools take MMAction2's arguments and behave as MMAction2's own tools;
-what they share lives here: the common arguments (``--work-dir``,
-``--cfg-options``, ``--launcher``, ``--local_rank``), the default work
-directory, warnings for ``--cfg-options`` keys the config does not have,
-CPU-only distributed launches and building the runner.
+``tools/train.py`` and ``tools/test.py`` take MMAction2's arguments and
+behave as MMAction2's own tools; what they share lives here: the common
+arguments (``--work-dir``, ``--cfg-options``, ``--launcher``,
+``--local_rank``), the default work directory, warnings for
+``--cfg-options`` keys the config does not have, CPU-only distributed
+launches and building the runner. The tools that run a checkpoint over
+video files (``zero_shot.py``, ``extract_features.py``,
+``search_videos.py``) share their video and model arguments
+(:func:`add_video_args`, :func:`video_list`) and the process group of
+``--launcher pytorch`` (:func:`init_tool_dist`).
 """
 import argparse
 import difflib
 import os
 import os.path as osp
 import warnings
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
-from .compat import setup_cpu_distributed
+from .compat import allow_cpu_set_device, setup_cpu_distributed
 
 
 def add_common_args(parser: argparse.ArgumentParser) -> None:
@@ -153,3 +158,96 @@ def build_runner(cfg: Config) -> Runner:
         return Runner.from_cfg(cfg)
     from mmaction.registry import RUNNERS
     return RUNNERS.build(cfg)
+
+
+def init_tool_dist(launcher: str) -> Tuple[int, int]:
+    """Join the process group of a non-training tool started by
+    ``torchrun ... --launcher pytorch`` (MMEngine's ``init_dist``; gloo on
+    CPU, NCCL on GPUs).
+
+    Args:
+        launcher: ``'none'``, ``'pytorch'``, ``'slurm'`` or ``'mpi'``.
+
+    Returns:
+        tuple: This process's rank and the world size; (0, 1) for
+        ``'none'``.
+    """
+    from mmengine.dist import get_dist_info, init_dist
+    if launcher == 'none':
+        return 0, 1
+    allow_cpu_set_device()
+    init_dist(launcher,
+              backend='nccl' if torch.cuda.is_available() else 'gloo')
+    return get_dist_info()
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(
+            f'expected a positive integer, got {text!r}')
+    return value
+
+
+def add_model_args(parser: argparse.ArgumentParser) -> None:
+    """Checkpoint, test-pipeline and device arguments of the video tools
+    (what :func:`mmxclip.apis.init_xclip` takes).
+
+    Args:
+        parser: The tool's parser (or sub-command parser).
+    """
+    parser.add_argument('--checkpoint', required=True,
+                        help='weights in any format init_xclip reads')
+    parser.add_argument('--num-frames', type=positive_int,
+                        help="frames per clip (default: the checkpoint's; "
+                        "MIT's temporal table is interpolated to it)")
+    parser.add_argument('--num-clips', type=positive_int, default=1,
+                        help='temporal views per video')
+    parser.add_argument('--num-crops', type=int, default=1, choices=(1, 3),
+                        help='spatial views per clip')
+    parser.add_argument('--device', default='cpu')
+
+
+def add_video_args(parser: argparse.ArgumentParser) -> None:
+    """Videos (positional or ``--video-list``), ``--batch-size`` and
+    :func:`add_model_args`: the arguments of the batch video tools.
+
+    Args:
+        parser: The tool's parser (or sub-command parser).
+    """
+    parser.add_argument('videos', nargs='*', help='video files')
+    parser.add_argument('--video-list',
+                        help='a text file with one video path per line (for '
+                        'more videos than a command line holds)')
+    add_model_args(parser)
+    parser.add_argument('--batch-size', type=positive_int, default=8,
+                        help='videos encoded together')
+
+
+def video_list(args: argparse.Namespace,
+               parser: argparse.ArgumentParser) -> List[str]:
+    """The videos of :func:`add_video_args`: the positional ones, then the
+    lines of ``--video-list`` (blank lines skipped), each once (the first
+    time it is named, compared as absolute paths).
+
+    Calls ``parser.error`` when no video is named or the list is missing.
+    """
+    videos = list(args.videos)
+    if args.video_list:
+        if not osp.isfile(args.video_list):
+            parser.error(f'--video-list {args.video_list!r}: no such file')
+        with open(args.video_list, encoding='utf-8') as f:
+            videos += [line.strip() for line in f if line.strip()]
+    if not videos:
+        parser.error('no videos: name video files or --video-list FILE')
+    seen = set()
+    unique = []
+    for video in videos:
+        if osp.abspath(video) not in seen:
+            seen.add(osp.abspath(video))
+            unique.append(video)
+    return unique

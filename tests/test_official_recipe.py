@@ -227,6 +227,10 @@ def test_seeded_views_follow_the_video_not_the_stream():
     assert (a == b).all()  # whatever the global stream
     assert (np.random.get_state()[1] != state).any()  # restored, not reset
     assert not (draw('b.mp4') == a).all()
+    # The file name, not its folder: a moved or re-encoded copy of the
+    # dataset gets the same frames.
+    assert (draw('/data/k400/videos_val/a.mp4') == a).all()
+    assert (draw('/prepared/videos_val/a.mp4') == a).all()
     assert len({tuple(v) for v in a.reshape(4, 8)}) == 4
     segments = a.reshape(4, 8) // (300 // 8)
     assert (segments == np.arange(8)).all()  # one frame per segment

@@ -56,14 +56,11 @@ OTHER_ARCH = [
     ('patch', {'backbone.patch_size': 8},
      r'backbone.conv1.weight: checkpoint \(64, 3, 4, 4\) vs model '
      r'\(64, 3, 8, 8\)'),
-    ('frames', {'neck.num_frames': 16},
-     r'neck.positional_embedding: checkpoint \(1, 8, 64\) vs model '
-     r'\(1, 16, 64\) - frames 8 vs 16'),
 ]
 
 
 @pytest.mark.parametrize('name,change,message', OTHER_ARCH,
-                         ids=['width', 'patch', 'frames'])
+                         ids=['width', 'patch'])
 def test_checkpoint_of_another_architecture(toy_model_cfg, toy_checkpoint,
                                             name, change, message):
     """``load_from`` / ``tools/test.py CONFIG CKPT`` load through MMEngine's
@@ -73,6 +70,23 @@ def test_checkpoint_of_another_architecture(toy_model_cfg, toy_checkpoint,
     model = MODELS.build(cfg.model)
     with pytest.raises(ValueError, match=message):
         load_checkpoint(model, toy_checkpoint, map_location='cpu')
+
+
+def test_checkpoint_of_another_frame_count_is_interpolated(
+        toy_model_cfg, toy_checkpoint):
+    """Another frame count is the same architecture: MIT's temporal table
+    is interpolated (tests/test_num_frames.py), through load_checkpoint
+    too."""
+    from mmxclip.models.layers import resize_temporal_pos_embed
+    cfg = Config(dict(model=toy_model_cfg))
+    cfg.merge_from_dict({'model.neck.num_frames': 16})
+    model = MODELS.build(cfg.model)
+    load_checkpoint(model, toy_checkpoint, map_location='cpu')
+    saved = CheckpointLoader.load_checkpoint(toy_checkpoint, 'cpu')
+    table = saved['state_dict']['neck.positional_embedding']
+    assert table.shape == (1, 8, 64)
+    assert torch.equal(model.neck.positional_embedding.data,
+                       resize_temporal_pos_embed(table, 16))
 
 
 @pytest.mark.parametrize('name,content', [

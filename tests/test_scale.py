@@ -125,7 +125,8 @@ def _config(toy, work, kind, batch_size):
     if kind != 'plain':
         base = Config.fromfile(osp.join(
             STRATEGIES, 'fsdp.py' if kind == 'fsdp' else 'deepspeed.py'))
-        cfg.runner_type, cfg.strategy = base.runner_type, base.strategy
+        # The scale leaf configs run these strategies under FlexibleRunner.
+        cfg.runner_type, cfg.strategy = 'FlexibleRunner', base.strategy
     if kind.startswith('zero'):
         # fp32 on CPU, to compare with the fp32 process.
         cfg.strategy.update(bf16=None, inputs_to_half=None)

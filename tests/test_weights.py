@@ -294,7 +294,8 @@ def test_mismatched_checkpoint_names_key_and_shapes(tmp_path):
     msg = str(e.value)
     assert 'backbone.conv1.weight: checkpoint (128, 3, 16, 16) vs model ' \
         '(128, 3, 32, 32) - patch size 16 vs 32' in msg
-    assert 'neck.positional_embedding' in msg and 'frames 4 vs 8' in msg
+    # Another frame count is interpolated on load (tests/test_num_frames.py).
+    assert 'neck.positional_embedding' not in msg
     # The backbone itself refuses another patch size, also through MMEngine's
     # non-strict loading (Pretrained init).
     with pytest.raises(ValueError, match='patch size 16 vs 32'):

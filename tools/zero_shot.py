@@ -9,49 +9,35 @@ per clip) with the top labels and their probabilities. Pictures mirror the
 videos' folders below their common folder, so no two videos share one. A
 video that cannot be read is reported on stderr with its path and what is
 wrong, and the run goes on; the exit status is 1 if any video failed. The
-checkpoint may be any format :func:`mmxclip.apis.init_xclip` reads.
+checkpoint may be any format :func:`mmxclip.apis.init_xclip` reads;
+``--num-frames T`` runs it at T frames per clip (MIT's temporal table
+interpolated).
 """
 import argparse
 import os
 import os.path as osp
 import sys
-from typing import List, Optional, Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 from mmengine.utils import ProgressBar
 
-from mmxclip.apis import Recognition, init_xclip, recognize
+from mmxclip.apis import Recognition, init_xclip, read_frames, recognize
+from mmxclip.apis.outputs import mirrored_paths
 from mmxclip.datasets import BrokenVideoError
+from mmxclip.launch import add_model_args, positive_int
 from mmxclip.models.heads import load_class_names
-
-
-def positive_int(text: str) -> int:
-    """argparse type: an integer >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(
-            f'expected a positive integer, got {text!r}')
-    return value
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     """Parse and check the command line; the labels end up in ``labels``."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('videos', nargs='+', help='video files')
-    parser.add_argument('--checkpoint', required=True,
-                        help='weights in any format init_xclip reads')
+    add_model_args(parser)
     labels = parser.add_mutually_exclusive_group(required=True)
     labels.add_argument('--labels', help='comma-separated labels')
     labels.add_argument('--label-file', help='one label per line')
     parser.add_argument('--topk', type=positive_int, default=5)
-    parser.add_argument('--num-clips', type=positive_int, default=1,
-                        help='temporal views per video')
-    parser.add_argument('--num-crops', type=int, default=1, choices=(1, 3),
-                        help='spatial views per clip')
-    parser.add_argument('--device', default='cpu')
     parser.add_argument('--out-dir', help='where to write one .png per video')
     args = parser.parse_args(argv)
     try:
@@ -68,19 +54,6 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     return args
 
 
-def picture_paths(videos: Sequence[str], out_dir: str) -> List[str]:
-    """``out_dir/<path below the videos' common folder>.png`` per video."""
-    full = [osp.abspath(v) for v in videos]
-    root = osp.commonpath([osp.dirname(p) for p in full])
-    return [osp.join(out_dir, osp.relpath(p, root) + '.png') for p in full]
-
-
-def read_frames(video: str, frame_inds: np.ndarray) -> np.ndarray:
-    """RGB frames at ``frame_inds`` (num_clips, T), as DecordDecode reads
-    them: (num_clips, T, H, W, 3) uint8."""
-    import decord
-    frames = decord.VideoReader(video).get_batch(frame_inds.ravel())
-    return frames.asnumpy().reshape(*frame_inds.shape, *frames.shape[1:])
 
 
 def draw(frames: np.ndarray, result: Recognition, title: str,
@@ -126,8 +99,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """Rank the labels for each video; the exit status (1: some failed)."""
     args = parse_args(argv)
     model = init_xclip(args.checkpoint, args.labels, args.device,
-                       args.num_clips, args.num_crops)
-    pictures = (picture_paths(args.videos, args.out_dir)
+                       args.num_clips, args.num_crops, args.num_frames)
+    pictures = (mirrored_paths(args.videos, args.out_dir, '.png')
                 if args.out_dir else [None] * len(args.videos))
     # The bar goes to stderr, so stdout holds exactly the tables.
     bar = (ProgressBar(len(args.videos), file=sys.stderr)

@@ -14,3 +14,7 @@ optim_wrapper = dict(
     paramwise_cfg=_base_.optim_wrapper.paramwise_cfg)
 strategy = dict(
     gradient_accumulation_steps=_base_.optim_wrapper.accumulative_counts)
+# MMEngine's FlexibleRunner runs the strategy. It replaces mmxclip's
+# SafeRunner (_base_/default_runtime.py), so these runs have neither the
+# work-dir lock nor the resume fallback past a damaged checkpoint.
+runner_type = 'FlexibleRunner'

@@ -13,20 +13,18 @@ import numpy as np
 import torch
 from mmaction.registry import MODELS
 from mmengine.config import Config
-from mmengine.dataset import Compose, pseudo_collate
+from mmengine.dataset import pseudo_collate
 from mmengine.logging import MMLogger
 from mmengine.registry import init_default_scope
 from torch import nn
 
-from ..datasets import add_frame_checks, load_clip
 from ..weights import (XCLIP_ONLY, ConfigTextError, Weights,
                        check_state_dict, parse_config_text, read_weights)
+from .pipeline import inference_pipeline, load_video
 
 # Where MMAction2's Kinetics-400 configs (and configs/_base_) expect the
 # class names.
 K400_LABEL_MAP = 'data/kinetics400/label_map_k400.txt'
-# PackActionInputs' default meta_keys.
-PACKED_META_KEYS = ('img_shape', 'img_key', 'video_id', 'timestamp')
 
 
 def test_pipeline(num_frames: int,
@@ -177,7 +175,8 @@ def init_xclip(checkpoint: str,
                class_names: Union[None, str, Sequence[str]] = None,
                device: Union[str, torch.device] = 'cpu',
                num_clips: int = 1,
-               num_crops: int = 1) -> nn.Module:
+               num_crops: int = 1,
+               num_frames: Optional[int] = None) -> nn.Module:
     """A ready :class:`XCLIPRecognizer` in eval mode from any weight file.
 
     The format (OpenAI TorchScript archive, CLIP / open_clip state dict,
@@ -193,20 +192,28 @@ def init_xclip(checkpoint: str,
         device: Where to put the model.
         num_clips: Temporal views of the test pipeline.
         num_crops: Spatial views of the test pipeline (1 or 3).
+        num_frames: Frames T' per clip; None: the T the weights were
+            trained for. MIT's temporal table is interpolated to T'
+            (:class:`~mmxclip.models.MITNeck`); the test pipeline samples
+            T' frames.
 
     Returns:
         nn.Module: The recognizer, eval mode, on ``device``.
     """
+    if num_frames is not None and num_frames < 1:
+        raise ValueError(f'num_frames must be >= 1, got {num_frames}')
     init_default_scope('mmaction')
     weights = read_weights(checkpoint)
     cfg = model_config(weights, class_names)
+    if num_frames is not None and cfg.get('neck'):
+        cfg['neck']['num_frames'] = num_frames
     model = MODELS.build(cfg)
     load_weights(model, weights)
     backbone = model.backbone
     model.cfg = Config(dict(
         default_scope='mmaction',
         model=cfg,
-        test_pipeline=test_pipeline(model.neck.num_frames,
+        test_pipeline=test_pipeline(num_frames or model.neck.num_frames,
                                     backbone.input_resolution, num_clips,
                                     num_crops)))
     return model.to(device).eval()
@@ -261,19 +268,7 @@ def recognize(model: nn.Module,
     if head.average_clips not in ('prob', 'score'):
         raise ValueError("zero_shot needs cls_head.average_clips 'prob' or "
                          f"'score', not {head.average_clips!r}")
-    init_default_scope(model.cfg.get('default_scope', 'mmaction'))
-    steps = copy.deepcopy(list(model.cfg.test_pipeline))
-    pack = steps[-1]
-    if pack.get('type') != 'PackActionInputs':
-        raise ValueError('model.cfg.test_pipeline must end in '
-                         f'PackActionInputs, not {pack.get("type")!r}')
-    pack['meta_keys'] = (*pack.get('meta_keys', PACKED_META_KEYS),
-                         'frame_inds', 'num_clips', 'clip_len')
-    pipeline = Compose(steps)
-    add_frame_checks(pipeline)
-    results = (dict(filename=video, label=-1, start_index=0, modality='RGB')
-               if isinstance(video, str) else dict(video))
-    data = load_clip(pipeline, results)
+    data = load_video(inference_pipeline(model), video)
     with torch.no_grad():
         result = model.test_step(pseudo_collate([data]))[0]
     probs = result.pred_score
@@ -306,3 +301,15 @@ def zero_shot(model: nn.Module,
         best first.
     """
     return recognize(model, video, labels, topk).ranking
+
+
+def read_frames(video: str, frame_inds: np.ndarray) -> np.ndarray:
+    """RGB frames at ``frame_inds`` (num_clips, T), as ``DecordDecode``
+    reads them (to show the frames :func:`recognize` saw).
+
+    Returns:
+        np.ndarray: (num_clips, T, H, W, 3) uint8.
+    """
+    import decord
+    frames = decord.VideoReader(video).get_batch(frame_inds.ravel())
+    return frames.asnumpy().reshape(*frame_inds.shape, *frames.shape[1:])

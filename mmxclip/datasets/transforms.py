@@ -13,6 +13,7 @@
 The random gates use Python's ``random`` and the jitter torch's generator,
 as the official code does, so the same seeds give the same frames.
 """
+import os.path as osp
 import random
 import zlib
 from contextlib import contextmanager
@@ -49,9 +50,11 @@ class SegmentSampleFrames(SampleFrames):
         num_segments: Frames T per clip.
         num_views: Clips per video.
         test_mode: Fixed positions instead of random draws.
-        seed: For random draws: seed a generator with ``(seed, filename)``
+        seed: For random draws: seed a generator with ``(seed, file name)``
             for each video instead of using the global ``np.random``, so a
-            video's frames do not depend on workers, ranks or order.
+            video's frames do not depend on workers, ranks or order. The
+            file name without its folder, so the same videos elsewhere (a
+            moved or re-encoded copy of the dataset) get the same frames.
 
     Raises:
         ValueError: ``num_segments`` or ``num_views`` below 1, or ``seed``
@@ -106,7 +109,7 @@ class SegmentSampleFrames(SampleFrames):
             return
         # SampleFrames draws from np.random: seed it, restore it after.
         state = np.random.get_state()
-        key = zlib.crc32(str(results['filename']).encode())
+        key = zlib.crc32(osp.basename(str(results['filename'])).encode())
         np.random.seed([self.seed, key])
         try:
             yield

@@ -163,17 +163,19 @@ def _hint(key: str, ckpt: tuple, model: tuple) -> str:
     """What a shape mismatch of ``key`` means in architecture terms."""
     if key.endswith('conv1.weight'):
         return f'patch size {ckpt[-1]} vs {model[-1]}'
-    if key == 'neck.positional_embedding':
-        return f'frames {ckpt[1]} vs {model[1]}'
     if key.endswith('token_embedding.weight'):
         return f'vocabulary {ckpt[0]} vs {model[0]}'
     return f'width {ckpt[-1]} vs {model[-1]}'
 
 
 def _resizable(key: str, ckpt: tuple, model: tuple) -> bool:
-    """The backbone's position grid is interpolated on load (CCTViT)."""
-    return (key.endswith('backbone.positional_embedding')
-            and ckpt[1:] == model[1:])
+    """Tables interpolated on load: the backbone's position grid (CCTViT)
+    and MIT's temporal table (MITNeck), for the same width."""
+    if key.endswith('backbone.positional_embedding'):
+        return ckpt[1:] == model[1:]
+    if key.endswith('neck.positional_embedding'):
+        return len(ckpt) == 3 and ckpt[::2] == model[::2]
+    return False
 
 
 def check_state_dict(model: nn.Module,

@@ -1,16 +1,16 @@
-# MMEngine's FlexibleRunner with DeepSpeed ZeRO stage 2: optimizer states and
-# gradients partitioned over the GPUs, parameters replicated (the stage-3
-# settings, which partition the parameters too, are `zero3` below; see
-# configs/scale/*_zero3.py). bf16 weights and activations with fp32 master
-# weights in the optimizer (Ampere or newer; for fp16 set
-# strategy.bf16=None and strategy.fp16=dict(enabled=True, loss_scale=0)).
+# For MMEngine's FlexibleRunner (the scale configs set runner_type): DeepSpeed
+# ZeRO stage 2: optimizer states and gradients partitioned over the GPUs,
+# parameters replicated (the stage-3 settings, which partition the parameters
+# too, are `zero3` below; see configs/scale/*_zero3.py). bf16 weights and
+# activations with fp32 master weights in the optimizer (Ampere or newer; for
+# fp16 set strategy.bf16=None and strategy.fp16=dict(enabled=True,
+# loss_scale=0)).
 # A config using this also needs the DeepSpeed optimizer wrapper and
 # DeepSpeed's gradient accumulation (configs/scale/*_zero2.py).
 # Checkpoints: DeepSpeed's folder epoch_N.pth/ (model states and each rank's
 # optimizer partition); --resume reads them on the same number of GPUs, and
 #   python tools/convert_weights.py --src-format mmxclip epoch_N.pth out.pth
 # gathers the fp32 master weights into one file.
-runner_type = 'FlexibleRunner'
 strategy = dict(
     type='DeepSpeedStrategy',
     bf16=dict(enabled=True),

@@ -33,9 +33,12 @@ class PromptGeneratorLayer(nn.Module):
                          ('1', QuickGELU()), ('2', nn.Dropout(dropout)),
                          ('3', nn.Linear(embed_dim * 4, embed_dim))]))
 
-    def forward(self, text: Tensor, visual: Tensor) -> Tensor:
-        """(B, K, E), (B, N, E) -> (B, K, E)."""
-        text = text + self.cross_attn(self.norm1(text), visual)
+    def forward(self, text: Tensor, visual: Tensor,
+                few_texts: bool = False) -> Tensor:
+        """(B, K, E), (B, N, E) -> (B, K, E); ``few_texts``: the
+        cross-attention as :meth:`MultiheadAttention.attend_few`."""
+        attend = self.cross_attn.attend_few if few_texts else self.cross_attn
+        text = text + attend(self.norm1(text), visual)
         return text + self.mlp(self.norm3(text))
 
 
@@ -73,17 +76,20 @@ class PromptGenerator(nn.Module):
             elif isinstance(m, MultiheadAttention):
                 trunc_normal_(m.in_proj_weight, std=0.02)
 
-    def forward(self, text: Tensor, visual: Tensor) -> Tensor:
+    def forward(self, text: Tensor, visual: Tensor,
+                few_texts: bool = False) -> Tensor:
         """Prompts for every class of every video.
 
         Args:
             text: Class embeddings (B, K, E).
             visual: Visual tokens of each video (B, N, E).
+            few_texts: Cross-attend without projecting ``visual`` (equal
+                result; cheaper for K << N).
 
         Returns:
             Tensor: Prompts (B, K, E), to be added to ``text``.
         """
         visual = self.norm(visual)
         for layer in self.decoder:
-            text = layer(text, visual)
+            text = layer(text, visual, few_texts)
         return self.alpha * text

@@ -102,14 +102,29 @@ class XCLIPTextHead(BaseHead):
             class_names: Names, or a file with one per line.
         """
         names = load_class_names(class_names)
-        texts = [self.prompt_template.format(n) for n in names]
-        tokens = tokenize(texts, self.text_encoder.context_length)
-        device = self.logit_scale.device
-        self.register_buffer('class_tokens', tokens.to(device),
+        self.register_buffer('class_tokens', self._tokens(names),
                              persistent=False)
         self._class_names = names
         self.num_classes = len(names)
         self._text_cache = None
+
+    def _tokens(self, names: Sequence[str]) -> Tensor:
+        """Token ids (K, L) of names in the prompt template, on the head's
+        device."""
+        texts = [self.prompt_template.format(n) for n in names]
+        tokens = tokenize(texts, self.text_encoder.context_length)
+        return tokens.to(self.logit_scale.device)
+
+    def embed_texts(self, texts: Sequence[str]) -> Tensor:
+        """Text embeddings (K, E) of free texts, made as the class names'
+        are (prompt template, tokenizer, the same checks), without
+        changing the class set.
+
+        Raises:
+            ValueError: A blank text, or two that CLIP reads as one.
+        """
+        names = load_class_names(list(texts), name='texts')
+        return self.text_encoder(self._tokens(names))
 
     def class_embeddings(self) -> Tensor:
         """Text embeddings of the class names (K, E), cached when possible."""
@@ -125,6 +140,57 @@ class XCLIPTextHead(BaseHead):
                 self._text_cache = (key, encoder(self.class_tokens))
         return self._text_cache[1]
 
+    def visual_tokens(self, tokens: Tensor) -> Tensor:
+        """The prompt generator's visual input of each video.
+
+        Args:
+            tokens: The backbone's patch tokens (B, T, N, D).
+
+        Returns:
+            Tensor: (B, N, E): every token layer-normed, averaged over time
+            and projected to E.
+        """
+        # LN per token, then the (linear) projection after the mean over
+        # time: equal to projecting every frame first, T times cheaper.
+        visual = self.prompts_visual_ln(tokens).mean(dim=1)
+        return visual @ self.prompts_visual_proj.to(visual.dtype)
+
+    def logits(self,
+               video: Tensor,
+               visual: Tensor,
+               text: Tensor,
+               few_texts: bool = False) -> Tensor:
+        """Scores of B videos for K texts with video-specific prompts.
+
+        Each text's prompt depends on the video and on that text alone (the
+        prompt generator's queries do not attend to each other), so a
+        (video, text) score is the same in any class set.
+
+        Args:
+            video: Video embeddings (B, E).
+            visual: :meth:`visual_tokens` (B, N, E).
+            text: Text embeddings (K, E).
+            few_texts: Run the prompt generator's cross-attention without
+                projecting the visual tokens
+                (:meth:`~mmxclip.models.layers.MultiheadAttention.attend_few`):
+                the same scores, far cheaper when K is much smaller than N
+                (text-to-video search: K = 1).
+
+        Returns:
+            Tensor: Logits (B, K), float32 under autocast.
+        """
+        text = text.to(video.dtype).expand(video.shape[0], -1, -1)
+        text = text + self.prompts_generator(text, visual, few_texts)
+        video = F.normalize(video, dim=-1)
+        text = F.normalize(text, dim=-1)
+        scale = self.logit_scale.exp()
+        logits = scale * torch.einsum('be,bke->bk', video, text)
+        # float32 logits under autocast: BaseHead's loss and top-k accuracy
+        # (numpy) take no bfloat16. float64 stays float64.
+        if logits.dtype in (torch.float16, torch.bfloat16):
+            logits = logits.float()
+        return logits
+
     def forward(self, x: Tuple[Tensor, Tensor], **kwargs) -> Tensor:
         """Class scores of each video.
 
@@ -136,19 +202,5 @@ class XCLIPTextHead(BaseHead):
             Tensor: Logits (B, K).
         """
         video, tokens = x
-        # LN per token, then the (linear) projection after the mean over
-        # time: equal to projecting every frame first, T times cheaper.
-        visual = self.prompts_visual_ln(tokens).mean(dim=1)
-        visual = visual @ self.prompts_visual_proj.to(visual.dtype)
-        text = self.class_embeddings().to(video.dtype)
-        text = text.expand(video.shape[0], -1, -1)
-        text = text + self.prompts_generator(text, visual)
-        video = F.normalize(video, dim=-1)
-        text = F.normalize(text, dim=-1)
-        scale = self.logit_scale.exp()
-        logits = scale * torch.einsum('be,bke->bk', video, text)
-        # float32 logits under autocast: BaseHead's loss and top-k accuracy
-        # (numpy) take no bfloat16. float64 stays float64.
-        if logits.dtype in (torch.float16, torch.bfloat16):
-            logits = logits.float()
-        return logits
+        return self.logits(video, self.visual_tokens(tokens),
+                           self.class_embeddings())

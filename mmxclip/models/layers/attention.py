@@ -94,3 +94,39 @@ class MultiheadAttention(nn.Module):
             is_causal=is_causal)
         out = out.transpose(1, 2).reshape(b, n, d)
         return self.proj_drop(self.out_proj(out))
+
+    def attend_few(self, x: Tensor, context: Tensor) -> Tensor:
+        """Cross-attention from few queries to many keys, equal to
+        ``forward(x, context)``, without projecting the keys and values.
+
+        Per head ``h`` the score of key ``c`` is ``q_h . (W_k^h c + b_k^h) =
+        (W_k^h^T q_h) . c + q_h . b_k^h``; the last term is the same for
+        every key, so the softmax drops it. The output is ``sum_s a_s (W_v^h
+        c_s + b_v^h) = W_v^h (sum_s a_s c_s) + b_v^h``. This costs ``2 H L S
+        D + 2 L D^2`` multiply-adds instead of ``2 S D^2 + 2 L S D``: for
+        text-to-video search (L = 1 text per video, S = 196 tokens of D =
+        512, H = 8) 48 times fewer, and no keys or values are stored.
+
+        Args:
+            x: Queries (B, L, D).
+            context: Keys and values (B, S, D).
+
+        Returns:
+            Tensor: (B, L, D).
+        """
+        b, n, d = x.shape
+        h = self.num_heads
+        w_q, w_k, w_v = self.in_proj_weight.split(d)
+        b_q, b_v = None, 0
+        if self.in_proj_bias is not None:
+            b_q, _, b_v = self.in_proj_bias.split(d)
+        q = F.linear(x, w_q, b_q).view(b, n, h, d // h)
+        q = torch.einsum('blhc,hcd->bhld', q, w_k.view(h, d // h, d))
+        q = q * (d // h)**-0.5
+        attn = torch.einsum('bhld,bsd->bhls', q, context).softmax(dim=-1)
+        if self.training and self.attn_drop:
+            attn = F.dropout(attn, self.attn_drop)
+        mixed = torch.einsum('bhls,bsd->blhd', attn, context)
+        out = torch.einsum('blhd,hcd->blhc', mixed, w_v.view(h, d // h, d))
+        out = out.reshape(b, n, d)
+        return self.proj_drop(self.out_proj(out + b_v))

@@ -1,4 +1,4 @@
-"""Resizing a ViT's learned position embedding to another patch grid."""
+"""Resizing learned position embeddings: ViT patch grids, MIT's time axis."""
 import math
 
 import torch
@@ -36,6 +36,44 @@ def resize_pos_embed(pos: Tensor, grid: int) -> Tensor:
                             antialias=True, align_corners=False)
     patches = patches.permute(0, 2, 3, 1).reshape(grid * grid, -1)
     return torch.cat([pos[:1], patches.to(pos.dtype)])
+
+
+def resize_temporal_pos_embed(pos: Tensor, num_frames: int) -> Tensor:
+    """Interpolate MIT's temporal position embedding linearly in time.
+
+    X-CLIP's frames are segment centres: frame ``i`` of ``T`` sits at
+    ``(i + 0.5) / T`` of the video. Row ``j`` of the result is the table
+    read, by linear interpolation, at ``(j + 0.5) / T'``, the time frame
+    ``j`` of ``T'`` shows, which is ``F.interpolate(mode='linear',
+    align_corners=False)`` exactly: output ``j`` reads input coordinate
+    ``(j + 0.5) * T / T' - 0.5``. Times before the first or after the last
+    centre (``T' > T``: the outermost half-segments) take the first or last
+    row (``F.interpolate`` clamps the coordinate). Upsampling ``T -> 2T``
+    gives ``0.75 p_i + 0.25 p_{i+1}`` and its mirror; ``2T -> T`` the mean
+    of each pair of rows.
+
+    Args:
+        pos: Temporal table (1, T, E).
+        num_frames: T'.
+
+    Returns:
+        Tensor: (1, T', E) in ``pos``'s dtype; ``pos`` itself when T' = T.
+
+    Raises:
+        ValueError: ``pos`` is not (1, T, E), or ``num_frames`` < 1.
+    """
+    if pos.dim() != 3 or pos.shape[0] != 1:
+        raise ValueError('expected a temporal position embedding (1, T, E), '
+                         f'got {tuple(pos.shape)}')
+    if num_frames < 1:
+        raise ValueError(f'num_frames must be >= 1, got {num_frames}')
+    if pos.shape[1] == num_frames:
+        return pos
+    # (1, T, E) -> (1, E, T): F.interpolate's (N, C, L).
+    work = torch.promote_types(pos.dtype, torch.float32)
+    out = F.interpolate(pos.to(work).transpose(1, 2), size=num_frames,
+                        mode='linear', align_corners=False)
+    return out.transpose(1, 2).to(pos.dtype)
 
 
 def check_pos_embed_init(pos_embed_init: str) -> None:

@@ -4,12 +4,13 @@ from typing import Any, Dict, Optional, Tuple
 import torch
 from mmaction.registry import MODELS
 from mmaction.utils import OptSampleList
+from mmengine.logging import MMLogger
 from mmengine.model import BaseModule
 from mmengine.model.weight_init import trunc_normal_
 from torch import Tensor, nn
 
 from ..layers import (ResidualAttentionBlock, check_pos_embed_init,
-                      sincos_1d_pos_embed)
+                      resize_temporal_pos_embed, sincos_1d_pos_embed)
 
 
 @MODELS.register_module()
@@ -20,7 +21,9 @@ class MITNeck(BaseModule):
     the official ``mit.*``: ``positional_embedding`` and ``resblocks.{i}``.
 
     Args:
-        num_frames: T, the length of the learned temporal position embedding.
+        num_frames: T, the length of the learned temporal position
+            embedding. Weights for another number of frames load
+            interpolated to T (see :meth:`_adapt_checkpoint`).
         embed_dim: Channels E.
         layers: Residual attention blocks.
         heads: Attention heads; ``embed_dim // 64`` when None.
@@ -62,24 +65,33 @@ class MITNeck(BaseModule):
             if isinstance(m, nn.Linear):
                 trunc_normal_(m.weight, std=0.02)
                 nn.init.zeros_(m.bias)
-        self._register_load_state_dict_pre_hook(self._check_checkpoint)
+        self._register_load_state_dict_pre_hook(self._adapt_checkpoint)
 
-    def _check_checkpoint(self, state_dict: Dict[str, Tensor], prefix: str,
+    def _adapt_checkpoint(self, state_dict: Dict[str, Tensor], prefix: str,
                           *args: Any) -> None:
-        """Load hook: refuse a temporal embedding for another T or E.
+        """Load hook: fit a temporal table for another T (in place).
 
-        MMEngine loads with ``strict=False`` and would only warn; a model
-        with another frame count is not this model.
+        A table for T frames loaded into a model for T' is interpolated
+        linearly in time (:func:`resize_temporal_pos_embed`, segment centres
+        aligned), so a model trained at T runs at any T'; at T' = T the
+        tensor is left untouched. Another embed dim is refused: MMEngine
+        loads with ``strict=False`` and would only warn.
         """
         key = prefix + 'positional_embedding'
         pos = state_dict.get(key)
         mine = self.positional_embedding.shape
-        if pos is not None and pos.shape != mine:
+        if pos is None or pos.shape == mine:
+            return
+        if pos.dim() != 3 or pos.shape[0] != 1 or pos.shape[2] != mine[2]:
             raise ValueError(
                 f'{key}: checkpoint {tuple(pos.shape)} vs model {tuple(mine)}'
-                f' - frames {pos.shape[1]} vs {mine[1]}, embed dim '
-                f'{pos.shape[-1]} vs {mine[-1]}; build the model with '
-                f'num_frames={pos.shape[1]}')
+                f' - expected (1, T, {mine[2]}): embed dim '
+                f'{pos.shape[-1]} vs {mine[-1]}')
+        state_dict[key] = resize_temporal_pos_embed(pos, self.num_frames)
+        MMLogger.get_current_instance().info(
+            f'{key}: interpolated {tuple(pos.shape)} -> '
+            f'{tuple(state_dict[key].shape)} for {self.num_frames} frames '
+            '(linear in time, segment centres aligned)')
 
     def forward(self,
                 x: Tensor,

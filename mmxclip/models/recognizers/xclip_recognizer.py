@@ -47,6 +47,13 @@ class XCLIPRecognizer(BaseRecognizer):
         """
         self.cls_head.set_class_names(class_names)
 
+    def integrate(self, frames: Tensor) -> Tensor:
+        """Frame embeddings (B, T, E) -> video embeddings (B, E): MIT, or
+        the plain mean over time without a neck."""
+        if self.with_neck:
+            return self.neck(frames)[0]
+        return frames.mean(dim=1)
+
     def encode_video(self, x: Tensor) -> Tuple[Tensor, Tensor]:
         """Encode clips.
 
@@ -57,11 +64,7 @@ class XCLIPRecognizer(BaseRecognizer):
             tuple: Video embeddings (B, E) and patch tokens (B, T, N, D).
         """
         frames, tokens = self.backbone.forward_features(x)
-        if self.with_neck:
-            video, _ = self.neck(frames)
-        else:
-            video = frames.mean(dim=1)
-        return video, tokens
+        return self.integrate(frames), tokens
 
     def extract_feat(self,
                      inputs: Tensor,

@@ -1,0 +1,61 @@
+"""A model's test pipeline, run on one video with named errors.
+
+What :func:`~mmxclip.apis.recognize`, :func:`~mmxclip.apis.extract_features`
+and the video index share: MMAction2's pipeline from ``model.cfg``, with
+decoded-frame checks and the sampled frame indices kept in the metainfo.
+"""
+import copy
+from typing import Any, Dict, Union
+
+from mmengine.dataset import Compose
+from mmengine.registry import init_default_scope
+from torch import nn
+
+from ..datasets import add_frame_checks, load_clip
+
+# PackActionInputs' default meta_keys.
+PACKED_META_KEYS = ('img_shape', 'img_key', 'video_id', 'timestamp')
+
+
+def inference_pipeline(model: nn.Module) -> Compose:
+    """``model.cfg.test_pipeline`` built, checking decoded frames and
+    keeping ``frame_inds``, ``num_clips`` and ``clip_len`` in each sample's
+    metainfo (which MMAction2's ``inference_recognizer`` drops).
+
+    Args:
+        model: A recognizer with ``cfg`` (from :func:`init_xclip` or
+            MMAction2's ``init_recognizer``).
+
+    Returns:
+        Compose: The pipeline.
+
+    Raises:
+        ValueError: The pipeline does not end in ``PackActionInputs``.
+    """
+    init_default_scope(model.cfg.get('default_scope', 'mmaction'))
+    steps = copy.deepcopy(list(model.cfg.test_pipeline))
+    pack = steps[-1]
+    if pack.get('type') != 'PackActionInputs':
+        raise ValueError('model.cfg.test_pipeline must end in '
+                         f'PackActionInputs, not {pack.get("type")!r}')
+    pack['meta_keys'] = (*pack.get('meta_keys', PACKED_META_KEYS),
+                         'frame_inds', 'num_clips', 'clip_len')
+    pipeline = Compose(steps)
+    add_frame_checks(pipeline)
+    return pipeline
+
+
+def load_video(pipeline: Compose, video: Union[str, Dict[str, Any]]) -> Dict:
+    """One packed sample (``inputs``, ``data_samples``) of a video.
+
+    Args:
+        pipeline: From :func:`inference_pipeline`.
+        video: Video file, or a pipeline input dict.
+
+    Raises:
+        BrokenVideoError: The video is missing, empty, not a video, has no
+            video stream, or does not decode completely.
+    """
+    results = (dict(filename=video, label=-1, start_index=0, modality='RGB')
+               if isinstance(video, str) else dict(video))
+    return load_clip(pipeline, results)

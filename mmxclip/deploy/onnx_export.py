@@ -1,0 +1,115 @@
+"""The recognizer with its class set baked in, exported to ONNX.
+
+The ONNX graph takes decoded frames and returns class scores: CLIP's text
+encoder does not run at all (the class names' text embeddings are a
+constant of the graph), and the data preprocessor's normalisation is part
+of it, so a runtime needs only a decoder and a resize (the test pipeline's
+``Resize`` + ``CenterCrop``, or ``ThreeCrop`` for three views).
+
+Input ``clips``: uint8 (B, V, T, H, W, 3) RGB, as decoders return frames,
+V views of T frames each at H = W = the model's resolution; B and V are
+dynamic. Outputs: ``scores`` (B, K), the views fused as the head's
+``average_clips`` says (``'prob'``: the mean of the views' softmax,
+``'score'``: the mean of their logits: ``predict``'s ``pred_score``), and
+``logits`` (B, V, K).
+"""
+import json
+from typing import Any, Dict, Tuple
+
+import torch
+from torch import Tensor, nn
+
+
+class FixedClassXCLIP(nn.Module):
+    """Frames -> scores of a fixed class set (see the module docstring).
+
+    Args:
+        model: An :class:`XCLIPRecognizer` with the class set to bake in,
+            its data preprocessor normalising (``mean`` / ``std``).
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        head = model.cls_head
+        if head.average_clips not in ('prob', 'score'):
+            raise ValueError("cls_head.average_clips must be 'prob' or "
+                             f"'score' to fuse views, not "
+                             f'{head.average_clips!r}')
+        prep = model.data_preprocessor
+        if not getattr(prep, '_enable_normalize', False):
+            raise ValueError('the data preprocessor does not normalise; '
+                             'expected ActionDataPreprocessor(mean=..., '
+                             'std=...)')
+        self.model = model
+        self.average = head.average_clips
+        self.to_rgb = prep.to_rgb
+        with torch.no_grad():
+            self.register_buffer('text', head.class_embeddings().clone())
+        # (3, 1, 1, 1) for NCTHW clips, as ActionDataPreprocessor keeps them.
+        self.register_buffer('mean', prep.mean.clone())
+        self.register_buffer('std', prep.std.clone())
+
+    def forward(self, clips: Tensor) -> Tuple[Tensor, Tensor]:
+        """uint8 (B, V, T, H, W, 3) -> scores (B, K), logits (B, V, K)."""
+        b, v = clips.shape[:2]
+        x = clips.flatten(0, 1).permute(0, 4, 1, 2, 3).float()
+        if self.to_rgb:
+            x = x.flip(1)
+        x = (x - self.mean) / self.std
+        video, tokens = self.model.encode_video(x)
+        head = self.model.cls_head
+        logits = head.logits(video, head.visual_tokens(tokens), self.text)
+        logits = logits.view(b, v, -1)
+        if self.average == 'prob':
+            return logits.softmax(dim=-1).mean(dim=1), logits
+        return logits.mean(dim=1), logits
+
+
+def onnx_metadata(model: nn.Module) -> Dict[str, str]:
+    """What a runtime needs to feed the graph and name its outputs, as the
+    ONNX file's metadata (strings): ``class_names`` (JSON list),
+    ``num_frames``, ``resolution``, ``test_pipeline`` (JSON) and
+    ``average_clips``."""
+    head = model.cls_head
+    return dict(
+        class_names=json.dumps(head.class_names),
+        num_frames=str(model.neck.num_frames),
+        resolution=str(model.backbone.input_resolution),
+        test_pipeline=json.dumps(list(model.cfg.test_pipeline)),
+        average_clips=head.average_clips)
+
+
+def export_onnx(model: nn.Module, path: str, num_views: int = 1) -> Dict[
+        str, Any]:
+    """Export :class:`FixedClassXCLIP` of ``model`` to ``path``.
+
+    torch.onnx's dynamo exporter, batch and views dynamic, the weights
+    inside the file; :func:`onnx_metadata` in its metadata.
+
+    Args:
+        model: An :class:`XCLIPRecognizer` with ``cfg`` (:func:`init_xclip`)
+            and the class set to bake in, on the CPU.
+        path: The ``.onnx`` file.
+        num_views: Views of the example input (any number runs).
+
+    Returns:
+        dict: The metadata written.
+    """
+    import onnx
+    module = FixedClassXCLIP(model.eval()).eval()
+    size = model.backbone.input_resolution
+    example = torch.randint(0, 256, (2, num_views, model.neck.num_frames,
+                                     size, size, 3), dtype=torch.uint8)
+    batch, views = torch.export.Dim('batch'), torch.export.Dim('views')
+    with torch.no_grad():
+        torch.onnx.export(
+            module, (example, ), path, dynamo=True, external_data=False,
+            input_names=['clips'], output_names=['scores', 'logits'],
+            dynamic_shapes={'clips': {0: batch, 1: views}})
+    proto = onnx.load(path)
+    meta = onnx_metadata(model)
+    for key, value in meta.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
+    onnx.save(proto, path)
+    return meta

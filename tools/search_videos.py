@@ -1,0 +1,99 @@
+"""Search your own videos by text with X-CLIP.
+
+    python tools/search_videos.py index videos/*.mp4 --checkpoint k400.pth \
+        --index my_index/ [--video-list more.txt]
+    python tools/search_videos.py query my_index/ "a dog catching a frisbee" \
+        --topk 10
+
+``index`` adds the videos the index does not hold yet (known paths are
+skipped, so a stopped run resumes), reports each video that cannot be read
+with its path and goes on (exit status 1 if any failed), and prints the time
+per video. ``query`` rebuilds the model the index records, refuses it if the
+checkpoint changed, and prints the videos ranked by X-CLIP's score of the
+text: the zero-shot logit the text would get for that video
+(:mod:`mmxclip.retrieval`, which also documents the index format).
+"""
+import argparse
+import sys
+import time
+from typing import Optional, Sequence
+
+from mmxclip.apis import init_xclip
+from mmxclip.launch import add_video_args, positive_int, video_list
+from mmxclip.retrieval import VideoIndex, index_model, search
+
+
+def parse_args(argv: Optional[Sequence[str]] = None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    commands = parser.add_subparsers(dest='command', required=True)
+    add = commands.add_parser('index', help='add videos to an index')
+    add_video_args(add)
+    add.add_argument('--index', required=True, help='the index folder')
+    add.add_argument('--shard-size', type=positive_int, default=1024,
+                     help='videos per file written (what a stopped run can '
+                     'lose)')
+    add.add_argument('--dtype', choices=('float16', 'float32'),
+                     default='float16',
+                     help='visual tokens on disk (new index only)')
+    query = commands.add_parser('query', help='rank the indexed videos')
+    query.add_argument('index', help='the index folder')
+    query.add_argument('text', help='what to look for')
+    query.add_argument('--topk', type=positive_int, default=10)
+    query.add_argument('--checkpoint',
+                       help='the weights, if moved since indexing')
+    query.add_argument('--device', default='cpu')
+    query.add_argument('--chunk', type=positive_int, default=1024,
+                       help='videos scored at a time')
+    args = parser.parse_args(argv)
+    videos = video_list(args, add) if args.command == 'index' else None
+    return args, videos
+
+
+def run_index(args: argparse.Namespace, videos: Sequence[str]) -> int:
+    model = init_xclip(args.checkpoint, ['a video'], args.device,
+                       args.num_clips, args.num_crops, args.num_frames)
+    try:
+        index = VideoIndex(args.index)
+    except FileNotFoundError:
+        index = VideoIndex.create(
+            args.index, model, args.checkpoint,
+            dict(num_frames=args.num_frames, num_clips=args.num_clips,
+                 num_crops=args.num_crops), args.dtype)
+    before = len(index)
+    start = time.perf_counter()
+    failed = index.add(model, videos, args.batch_size, args.shard_size)
+    seconds = time.perf_counter() - start
+    added = len(index) - before
+    print(f'\n{added} added, {len(videos) - added - len(failed)} already '
+          f'there, {len(failed)} failed; {len(index)} videos in '
+          f'{index.root}', file=sys.stderr)
+    if added:
+        print(f'{seconds:.2f} s for {added} videos: '
+              f'{seconds / added:.3f} s per video', file=sys.stderr)
+    if failed:
+        print(f'failed: {", ".join(failed)}', file=sys.stderr)
+    return 1 if failed else 0
+
+
+def run_query(args: argparse.Namespace) -> int:
+    index = VideoIndex(args.index)
+    model = index_model(index, args.checkpoint, args.device)
+    start = time.perf_counter()
+    ranked = search(model, index, args.text, args.topk, args.chunk)
+    seconds = time.perf_counter() - start
+    print(f'  rank  {"score":>8}  video')
+    for i, (path, score) in enumerate(ranked, 1):
+        print(f'  {i:>4}  {score:>8.4f}  {path}')
+    print(f'scored {len(index)} videos in {seconds:.3f} s', file=sys.stderr)
+    return 0
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args, videos = parse_args(argv)
+    if args.command == 'index':
+        return run_index(args, videos)
+    return run_query(args)
+
+
+if __name__ == '__main__':
+    sys.exit(main())
