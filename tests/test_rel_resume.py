@@ -17,6 +17,9 @@ from reliability_utils import LoggedMessages, make_toy_dataset, toy_config
 
 from mmxclip.engine import SafeCheckpointHook, atomic_io, resumable_checkpoint
 
+# Training runs in this process: one thread (see conftest.one_thread).
+pytestmark = pytest.mark.usefixtures('one_thread')
+
 
 def _ckpt(path, epoch):
     save_checkpoint(dict(state_dict={'w': torch.full((100, ), epoch * 1.0)},
