@@ -31,7 +31,9 @@ Each fix is a no-op where its problem is absent, and each has a test in
    loader (also behind ``torchvision://``, ``open-mmlab://`` and
    ``mmcls://``) goes through ``torch.hub.load_state_dict_from_url``, whose
    ``weights_only`` defaults to False, so a downloaded file could run code:
-   it is replaced the same way.
+   it is replaced the same way. ``open-mmlab://`` names whose table entry is
+   a file below ``$MMENGINE_HOME`` are read by MMEngine with a bare
+   ``torch.load``: that scheme is re-registered too.
 4. **numpy 2 makes mmaction's ``ColorJitter.adjust_hue`` raise**
    ``OverflowError`` whenever the hue offset is negative (``uint8 + negative
    python int``). :func:`patch_color_jitter_hue` replaces it with the same
@@ -74,15 +76,21 @@ def register_safe_local_loader() -> None:
 
     The local scheme uses :func:`mmxclip.weights.safe_load.load_from_local`;
     ``http(s)://`` and the model-zoo schemes built on MMEngine's
-    ``load_from_http`` use :func:`mmxclip.weights.safe_load.load_from_http`.
+    ``load_from_http`` use :func:`mmxclip.weights.safe_load.load_from_http`;
+    ``open-mmlab://`` uses
+    :func:`mmxclip.weights.safe_load.load_from_openmmlab`.
     """
     from mmengine.runner import checkpoint
 
-    from mmxclip.weights.safe_load import load_from_http, load_from_local
+    from mmxclip.weights.safe_load import (load_from_http, load_from_local,
+                                           load_from_openmmlab)
     checkpoint.CheckpointLoader.register_scheme(
         prefixes='', loader=load_from_local, force=True)
     checkpoint.CheckpointLoader.register_scheme(
         prefixes=('http://', 'https://'), loader=load_from_http, force=True)
+    checkpoint.CheckpointLoader.register_scheme(
+        prefixes=('open-mmlab://', 'openmmlab://'),
+        loader=load_from_openmmlab, force=True)
     checkpoint.load_from_http = load_from_http
 
 

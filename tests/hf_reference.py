@@ -2,6 +2,7 @@
 from typing import Dict, Tuple
 
 import torch
+from transformers import XCLIPConfig, XCLIPModel
 
 from mmxclip.models.heads import tokenize
 
@@ -12,7 +13,6 @@ CLASS_NAMES = ['playing guitar', 'riding a bike', 'swimming', 'cooking pasta',
 def tiny_hf_config(patch: int = 16, frames: int = 4, layers: int = 2,
                    image: int = 32, width: int = 64, embed: int = 32):
     """A small ``XCLIPConfig`` with CLIP's vocabulary and context."""
-    from transformers import XCLIPConfig
     return XCLIPConfig(
         projection_dim=embed,
         prompt_layers=2,
@@ -34,7 +34,6 @@ def random_hf_model(seed: int = 0, config=None, **cfg):
     """A randomly initialised ``XCLIPModel`` in eval mode, non-trivial
     everywhere (random layer-norm affine, biases and alpha), for ``config``
     or ``tiny_hf_config(**cfg)``."""
-    from transformers import XCLIPModel
     torch.manual_seed(seed)
     model = XCLIPModel(config or tiny_hf_config(**cfg)).eval()
     with torch.no_grad():

@@ -1,6 +1,10 @@
 """Code-running objects for the safe-loading tests, and files that carry
-them: each payload, if it is ever unpickled as itself, writes ``marker``."""
+them: each payload (``exec``, ``eval``, ``__import__``, ``Popen``,
+``os.system``, a getattr chain, a call of what ``eval`` returned, an object
+whose ``__setstate__`` runs code), if it is ever unpickled as itself,
+writes ``marker``."""
 import contextlib
+import hashlib
 import os
 import os.path as osp
 import subprocess
@@ -60,6 +64,32 @@ class SetState:
         exec(_python(state['marker']))
 
 
+class Import(Exec):
+    """``__import__(name)`` of a module that writes ``marker`` when it is
+    imported (written beside ``marker``, whose folder joins ``sys.path``;
+    :func:`forget_imports` undoes that)."""
+
+    def __init__(self, marker: str) -> None:
+        super().__init__(marker)
+        folder = osp.dirname(marker)
+        digest = hashlib.sha1(marker.encode()).hexdigest()[:12]
+        self.module = f'payload_{digest}'
+        with open(osp.join(folder, self.module + '.py'), 'w') as f:
+            f.write(_python(marker) + '\n')
+        if folder not in sys.path:
+            sys.path.append(folder)
+
+    def __reduce__(self):
+        return (__import__, (self.module, ))
+
+
+def forget_imports(marker: str) -> None:
+    """Take :class:`Import`'s folder off ``sys.path`` again."""
+    folder = osp.dirname(marker)
+    while folder in sys.path:
+        sys.path.remove(folder)
+
+
 class _Import:
     """``__import__('os')``."""
 
@@ -110,9 +140,9 @@ class CallChain(Exec):
                 (f'echo pwned > {self.marker}', ))
 
 
-PAYLOADS = dict(exec=Exec, eval=Eval, popen=Popen, system=System,
-                getattr_chain=ImportChain, call_chain=CallChain,
-                setstate=SetState)
+PAYLOADS = {'exec': Exec, 'eval': Eval, 'import': Import, 'popen': Popen,
+            'system': System, 'getattr_chain': ImportChain,
+            'call_chain': CallChain, 'setstate': SetState}
 # What torch's unpickler refuses whatever the allowlist (os, posix, sys):
 # through the weight readers, these are refused; the others become inert.
 REFUSED_EVEN_INERT = dict(
@@ -120,21 +150,32 @@ REFUSED_EVEN_INERT = dict(
     getattr_chain="getattr(<inert builtins.__import__>",
     call_chain='call reduce for unrecognized function <inert builtins.eval>')
 # The global each payload names first, as a strict refusal names it.
-FIRST_GLOBAL = dict(exec='GLOBAL exec', eval='GLOBAL eval',
-                    popen='Popen was not an allowed global',
-                    system='GLOBAL posix.system',
-                    getattr_chain='GLOBAL __import__',
-                    call_chain='GLOBAL eval',
-                    setstate='GLOBAL payloads.SetState')
+FIRST_GLOBAL = {'exec': 'GLOBAL exec', 'eval': 'GLOBAL eval',
+                'import': 'GLOBAL __import__',
+                # torch.save's protocol 2 writes subprocess as Python 2's
+                # name, commands
+                'popen': 'GLOBAL commands.Popen',
+                'system': 'GLOBAL posix.system',
+                'getattr_chain': 'GLOBAL __import__',
+                'call_chain': 'GLOBAL eval',
+                'setstate': 'GLOBAL payloads.SetState'}
+# The inert policy's warning names what it did not create.
+INERT_NAME = {'exec': 'builtins.exec', 'eval': 'builtins.eval',
+              'import': 'builtins.__import__', 'popen': 'commands.Popen',
+              'setstate': 'payloads.SetState'}
 
 
 def ran(marker: str, kind: str) -> bool:
-    """Whether payload ``kind`` wrote ``marker`` (Popen's child is given
-    half a second)."""
-    for _ in range(10 if kind == 'popen' else 1):
-        if osp.exists(marker):
-            return True
-        time.sleep(0.05)
+    """Whether payload ``kind`` wrote ``marker``; for Popen, once no child
+    process that could still write it is left (at most 5 s)."""
+    deadline = time.time() + 5
+    while (kind == 'popen' and not osp.exists(marker)
+           and time.time() < deadline):
+        try:
+            os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            break
+        time.sleep(0.02)
     return osp.exists(marker)
 
 

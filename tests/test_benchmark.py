@@ -6,7 +6,6 @@ import sys
 
 import pytest
 
-pytest.importorskip('transformers')
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'tools'))
 import benchmark  # noqa: E402
 

@@ -153,16 +153,29 @@ def test_editable_wheel_carries_the_startup_hook(tmp_path):
         'mmxclip-startup.pth')
 
 
-def test_importlib_metadata_is_declared():
-    """Fix 2: mmaction imports importlib_metadata; setup.py declares it."""
+def _install_requires() -> list:
+    """setup.py's install_requires, as written."""
     tree = ast.parse(open(os.path.join(REPO, 'setup.py')).read())
     requires = next(
         kw.value for node in ast.walk(tree) if isinstance(node, ast.Call)
         for kw in node.keywords if kw.arg == 'install_requires')
-    names = [ast.literal_eval(e).split('<')[0].split('>')[0].split('=')[0]
-             for e in requires.elts]
+    return [ast.literal_eval(e) for e in requires.elts]
+
+
+def test_importlib_metadata_is_declared():
+    """Fix 2: mmaction imports importlib_metadata; setup.py declares it."""
+    names = [e.split('<')[0].split('>')[0].split('=')[0]
+             for e in _install_requires()]
     assert 'importlib-metadata' in names
     import importlib_metadata  # noqa: F401
+
+
+def test_torch_with_a_weights_only_boundary_is_required():
+    """Safe loading relies on weights_only=True, a security boundary only
+    from torch 2.6 on; setup.py requires it, and this torch is one."""
+    assert 'torch>=2.6' in _install_requires()
+    major, minor = map(int, torch.__version__.split('.')[:2])
+    assert (major, minor) >= (2, 6)
 
 
 def _mmengine_checkpoint(path: str) -> None:
@@ -242,7 +255,6 @@ def test_original_color_jitter_overflows():
 def test_broken_multimodal_is_switched_off():
     """Fix 6: with transformers 5 installed, mmaction's VindLU models are
     replaced by mmaction's own placeholders instead of failing the import."""
-    pytest.importorskip('transformers')
     import transformers.modeling_utils as hf_utils
     from mmaction.registry import MODELS
     from mmaction.utils import dependency
@@ -275,7 +287,6 @@ def test_mmaction_models_fail_with_transformers5_without_fix():
     """The problem fix 6 solves exists here: with the drn placeholder alone,
     importing mmaction.models fails inside VindLU (skipped where the
     installed transformers still serves VindLU)."""
-    pytest.importorskip('transformers')
     import transformers.modeling_utils as hf_utils
     if hasattr(hf_utils, 'apply_chunking_to_forward'):
         pytest.skip('this transformers serves VindLU; fix 6 is a no-op')

@@ -4,16 +4,18 @@ Dataset paths and label maps are pointed at tiny generated videos; one
 sample goes through each pipeline and its shape is checked against the
 config's frames, views and resolution.
 """
-import functools
 import glob
 import os.path as osp
 
 import pytest
 import torch
 from mmaction.registry import DATASETS, MODELS
+from mmaction.structures import ActionDataSample
 from mmengine.config import Config
 
+from test_models import one_view_at_a_time
 from toy_data import make_videos
+from weight_files import meta_build
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', '*.py')))
@@ -57,24 +59,6 @@ def load(path: str, tmp_path) -> Config:
     head = cfg.model.cls_head
     head.class_names = label_map(tmp_path, head.num_classes)
     return cfg
-
-
-def meta_build(model_cfg):
-    """Build on the meta device: the whole module tree and every parameter
-    shape, without memory or random initialisation (L/14 has 430M
-    parameters). Drop-path rates are computed on the CPU and the blending's
-    Beta distributions skip their value checks, the two places that read
-    tensor values while building."""
-    linspace = torch.linspace
-    validate = torch.distributions.Distribution._validate_args
-    try:
-        torch.linspace = functools.partial(linspace, device='cpu')
-        torch.distributions.Distribution.set_default_validate_args(False)
-        with torch.device('meta'):
-            return MODELS.build(model_cfg)
-    finally:
-        torch.linspace = linspace
-        torch.distributions.Distribution.set_default_validate_args(validate)
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=name_of)
@@ -128,8 +112,33 @@ def test_toy_config_predicts_from_its_pipeline(tmp_path, videos):
     with torch.no_grad():
         out = model(**batch, mode='predict')
     scores = torch.stack([s.pred_score for s in out])
-    assert scores.shape == (2, 8)
-    torch.testing.assert_close(scores.sum(dim=1), torch.ones(2))
+    torch.testing.assert_close(
+        scores, one_view_at_a_time(model, batch['inputs']).softmax(-1).mean(1))
+
+
+def test_ablation_is_the_toy_config_without_messages_and_mit(tmp_path):
+    """``xclip_toy_ablation.py`` is ``xclip_toy.py`` with the message tokens
+    off and no MIT, nothing else; so its prediction cannot depend on the
+    order of the frames, X-CLIP's does."""
+    toy = load(osp.join(ROOT, 'configs', 'xclip_toy.py'), tmp_path)
+    ablation = load(osp.join(ROOT, 'configs', 'xclip_toy_ablation.py'),
+                    tmp_path)
+    expected = toy.to_dict()
+    expected['model']['backbone']['use_message'] = False
+    expected['model']['neck'] = None
+    assert ablation.to_dict() == expected
+    torch.manual_seed(0)
+    frames = torch.randn(2, 1, 3, 8, 32, 32)
+    shuffled = frames[:, :, :, torch.randperm(8)]
+    for cfg, order_free in ((ablation, True), (toy, False)):
+        torch.manual_seed(0)
+        model = MODELS.build(cfg.model).eval()
+        with torch.no_grad():
+            scores = [torch.stack([s.pred_score for s in model(
+                x, [ActionDataSample() for _ in x], mode='predict')])
+                      for x in (frames, shuffled)]
+        assert scores[0].std() > 1e-3  # the scores discriminate
+        assert torch.allclose(*scores, rtol=1e-5, atol=1e-6) is order_free
 
 
 def readme_snippet(marker: str) -> str:

@@ -8,7 +8,6 @@ from hf_reference import (hf_logits, mmxclip_config_for, random_hf_model,
                           random_videos)
 from mmxclip.weights import hf_to_mmxclip
 
-pytest.importorskip('transformers')
 
 CONFIGS = [dict(patch=16, frames=4, layers=2, image=32),
            dict(patch=32, frames=8, layers=3, image=64)]

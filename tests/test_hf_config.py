@@ -8,6 +8,7 @@ import json
 
 import pytest
 import torch
+import transformers
 
 from hf_reference import (CLASS_NAMES, hf_logits, random_hf_model,
                           random_videos)
@@ -16,8 +17,6 @@ from mmxclip.weights import resolve_hf_config
 from mmxclip.weights.hf_config import (TEXT_DEFAULTS, TOP_DEFAULTS,
                                        VISION_DEFAULTS)
 from weight_files import assert_same_logits
-
-transformers = pytest.importorskip('transformers')
 
 # Keys whose values below are HF's defaults (dropped in the 'defaults'
 # layouts); the rest are not.

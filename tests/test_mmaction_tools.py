@@ -20,6 +20,7 @@ import torch
 from mmengine.config import Config
 from mmengine.fileio import load
 
+from mmxclip.weights.safe_load import load_pickle
 from toy_data import ROOT, make_videos
 
 TOOLS = osp.join(osp.dirname(mmaction.__file__), '.mim', 'tools')
@@ -87,15 +88,21 @@ def test_mmaction_test_and_eval_metric(toy, dumped):
                            scored).group(1)) == pytest.approx(float(top1))
 
 
-def test_mmaction_confusion_matrix_imports_models_first(toy, checkpoint):
+def test_mmaction_confusion_matrix_imports_models_first(toy, checkpoint,
+                                                        dumped):
     """confusion_matrix.py imports mmaction.models before reading the
-    config; the matrix covers every validation video once."""
+    config; its matrix counts every validation video once, in the cell of
+    its label and the class test.py predicted for it."""
     out_file = str(toy['tmp'] / 'cm.pkl')
     tool('analysis_tools/confusion_matrix.py', toy['config'], checkpoint,
          '--out', out_file, '--show-path', str(toy['tmp'] / 'cm.png'),
          '--label-file', toy['class_file'], cwd=toy['tmp'])
     cm = load(out_file)  # the tool's own pickle, written just now
-    assert cm.shape == (8, 8) and int(cm.sum()) == 8
+    expected = torch.zeros(8, 8)
+    for r in load_pickle(dumped[1]):
+        expected[int(r['gt_label']), int(r['pred_score'].argmax())] += 1
+    assert expected.sum() == 8
+    assert torch.equal(torch.as_tensor(cm).float(), expected)
     assert osp.getsize(toy['tmp'] / 'cm.png') > 1000
 
 

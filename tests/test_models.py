@@ -1,13 +1,16 @@
 """Unit behaviour of the X-CLIP modules."""
+import copy
+
 import pytest
 import torch
 import torch.nn.functional as F
 from mmaction.registry import MODELS
 from mmaction.structures import ActionDataSample
 from timm.layers import build_sincos2d_pos_embed
+from torch import nn
 
 from mmxclip.models.heads import CLIPTextEncoder, load_class_names, tokenize
-from mmxclip.models.layers import sincos_1d_pos_embed
+from mmxclip.models.layers import LayerNorm, sincos_1d_pos_embed, transformer
 
 NAMES = ['archery', 'bowling', 'juggling balls']
 
@@ -167,16 +170,31 @@ def test_class_names_validation(tmp_path):
         load_class_names(str(tmp_path / 'missing.txt'))
 
 
+def one_view_at_a_time(model, inputs):
+    """Logits (N, V, K) of every view run through the model on its own: one
+    video, one view per call, so no order of videos and views can mix."""
+    n, v = inputs.shape[:2]
+    with torch.no_grad():
+        return torch.stack([torch.stack([
+            model.extract_feat(inputs[i:i + 1, j:j + 1], stage='head')[0][0]
+            for j in range(v)]) for i in range(n)])
+
+
+@pytest.mark.parametrize('average', ['prob', 'score'])
 @pytest.mark.parametrize('views', [1, 3])
-def test_recognizer_predict_views(views):
+def test_recognizer_predict_fuses_each_videos_views(average, views):
+    """``predict`` on 2 videos x V views equals each view run on its own,
+    fused as ``average_clips`` says: the mean of the views' softmax
+    ('prob'), the mean of their logits ('score')."""
     torch.manual_seed(0)
-    model = MODELS.build(tiny_cfg(average_clips='prob')).eval()
+    model = MODELS.build(tiny_cfg(average_clips=average)).eval()
     x = torch.randn(2, views, 3, 4, 32, 32)
+    logits = one_view_at_a_time(model, x)
+    if views > 1:  # the views, and the videos, really differ
+        assert logits.std(dim=1).min() > 1e-3
+    expected = (logits.softmax(-1) if average == 'prob' else logits).mean(1)
     with torch.no_grad():
         out = model(x, samples(2), mode='predict')
-        feats, _ = model.extract_feat(x, stage='head')
-    assert feats.shape == (2 * views, 3)
-    expected = F.softmax(feats, -1).view(2, views, 3).mean(1)
     for s, e in zip(out, expected):
         assert s.pred_score.shape == (3, )
         torch.testing.assert_close(s.pred_score, e)
@@ -210,15 +228,54 @@ def test_loss_trains_new_modules_not_frozen_text():
     assert model.neck.positional_embedding.grad.abs().sum() > 0
 
 
+def test_activation_checkpointing_gives_the_same_loss_and_gradients(
+        monkeypatch):
+    """``backbone.with_cp=True`` recomputes every block in the backward
+    pass (torch's checkpoint is called once per block) and gives exactly
+    the loss and gradients of the plain model."""
+    calls = []
+    real = transformer.checkpoint
+    monkeypatch.setattr(transformer, 'checkpoint', lambda *args, **kwargs: (
+        calls.append(1), real(*args, **kwargs))[1])
+    grads = []
+    for with_cp in (False, True):
+        torch.manual_seed(0)
+        cfg = tiny_cfg()
+        cfg['backbone']['with_cp'] = with_cp
+        model = MODELS.build(cfg)
+        torch.manual_seed(1)
+        loss = model(torch.randn(2, 1, 3, 4, 32, 32), samples(2),
+                     mode='loss')['loss_cls']
+        loss.backward()
+        grads.append((loss.detach(), {n: p.grad for n, p in
+                                      model.named_parameters()
+                                      if p.grad is not None}))
+    assert len(calls) == 2  # the backbone's 2 blocks, with_cp only
+    assert torch.equal(grads[0][0], grads[1][0])
+    assert grads[0][1].keys() == grads[1][1].keys()
+    assert all(torch.equal(g, grads[1][1][n]) for n, g in grads[0][1].items())
+
+
 def test_set_class_names_changes_scores():
+    """After ``set_class_names`` the scores are those of a model built with
+    the new names and the same weights."""
     torch.manual_seed(0)
     model = MODELS.build(tiny_cfg()).eval()
-    x = torch.randn(1, 1, 3, 4, 32, 32)
-    model.set_class_names(['a', 'b'])
+    built = MODELS.build(dict(tiny_cfg(), cls_head=dict(
+        tiny_cfg()['cls_head'], class_names=['a', 'b']))).eval()
+    built.load_state_dict(model.state_dict())
+    x = torch.randn(2, 1, 3, 4, 32, 32)
     with torch.no_grad():
-        out = model(x, samples(1, label=False), mode='predict')[0]
-    assert out.pred_score.shape == (2, )
+        before = model(x, samples(2, label=False), mode='predict')
+        model.set_class_names(['a', 'b'])
+        after = model(x, samples(2, label=False), mode='predict')
+        expected = built(x, samples(2, label=False), mode='predict')
     assert model.cls_head.num_classes == 2
+    assert model.cls_head.class_names == ['a', 'b']
+    for old, new, ref in zip(before, after, expected):
+        assert old.pred_score.shape == (3, )
+        torch.testing.assert_close(new.pred_score, ref.pred_score)
+    assert not torch.allclose(after[0].pred_score, before[0].pred_score[:2])
 
 
 def test_without_neck_video_is_mean_of_frames():
@@ -230,3 +287,62 @@ def test_without_neck_video_is_mean_of_frames():
     video, _ = model.encode_video(x)
     torch.testing.assert_close(video,
                                model.backbone.forward_features(x)[0].mean(1))
+
+
+def _float32_layer_norm(self, x):
+    """CUDA autocast's policy for layer norms: computed, and returned, in
+    float32 (CPU autocast keeps bfloat16, so the tests below emulate it)."""
+    return F.layer_norm(x.float(), self.normalized_shape, self.weight,
+                        self.bias, self.eps)
+
+
+def test_layer_norm_is_nn_layer_norm_and_keeps_half_precision(monkeypatch):
+    """CLIP's LayerNorm: ``nn.LayerNorm`` exactly in float32 and float64;
+    under an autocast that computes it in float32 it returns the input's
+    dtype without gradients (half-precision inference) and float32 with
+    them (AMP training)."""
+    ln = LayerNorm(64)
+    nn.init.normal_(ln.weight)
+    nn.init.normal_(ln.bias)
+    for dtype in (torch.float32, torch.float64):
+        layer = copy.deepcopy(ln).to(dtype)
+        x = torch.randn(2, 5, 64, dtype=dtype)
+        assert torch.equal(layer(x), F.layer_norm(
+            x, (64, ), layer.weight, layer.bias, layer.eps))
+    monkeypatch.setattr(nn.LayerNorm, 'forward', _float32_layer_norm)
+    x = torch.randn(2, 5, 64).bfloat16()
+    with torch.no_grad():
+        out = ln(x)
+    assert out.dtype == torch.bfloat16
+    assert torch.equal(out, _float32_layer_norm(ln, x).bfloat16())
+    assert ln(x).dtype == torch.float32
+
+
+def test_bf16_autocast_half_residual_stream_float32_logits(monkeypatch):
+    """The model under bf16 autocast (layer norms in float32, as on CUDA):
+    evaluation keeps the residual stream in bfloat16 and gives float32
+    logits close to float32's; training keeps the stream in float32 and
+    its loss and top-k accuracy (numpy, no bfloat16) work."""
+    monkeypatch.setattr(nn.LayerNorm, 'forward', _float32_layer_norm)
+    torch.manual_seed(0)
+    model = MODELS.build(tiny_cfg()).eval()
+    x = torch.randn(2, 1, 3, 4, 32, 32)
+    stream = []
+    model.backbone.transformer.resblocks[0].register_forward_hook(
+        lambda module, args, out: stream.append(out.dtype))
+    with torch.no_grad():
+        ref = model.extract_feat(x, stage='head')[0]
+        with torch.autocast('cpu', dtype=torch.bfloat16):
+            logits = model.extract_feat(x, stage='head')[0]
+    assert stream == [torch.float32, torch.bfloat16]
+    assert logits.dtype == torch.float32
+    assert ref.std() > 0.1
+    assert ((logits - ref).abs().max() / ref.abs().max()) < 3e-2
+    model.train()
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        losses = model(x, samples(2), mode='loss')
+    assert stream[-1] == torch.float32
+    assert losses['loss_cls'].dtype == torch.float32
+    assert torch.isfinite(losses['loss_cls'])
+    losses['loss_cls'].backward()
+

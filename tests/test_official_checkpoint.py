@@ -1,23 +1,29 @@
 """A checkpoint written by the official X-CLIP training code (``epoch_saving``:
 weights, AdamW and timm scheduler state, a yacs ``CfgNode``) loads through
 ``init_xclip``, ``clip://`` and ``tools/convert_weights.py`` in this Python,
-which has no yacs, and gives the official model's logits.
+which has no yacs, and gives the official model's logits. The key names
+and shapes of every released checkpoint convert to exactly the model of
+the config the model zoo names for it.
 
-The file and the logits come from ``tests/fixtures/make_official_fixture.py``
-(run with the official code).
+The file and the logits come from ``tests/fixtures/make_official_fixture.py``,
+the released checkpoints' keys from ``tests/fixtures/make_official_keys.py``
+(both run with the official code).
 """
 import importlib.util
+import os.path as osp
 import pickle
 
 import pytest
 import torch
 from mmaction.registry import MODELS
+from mmengine.config import Config
 from mmengine.runner.checkpoint import CheckpointLoader
-from reliability_utils import LoggedMessages
+from reliability_utils import ROOT, LoggedMessages
 
 from mmxclip.apis import init_xclip
-from mmxclip.weights import load_inert, read_weights
-from weight_files import OFFICIAL, assert_official_logits, load_tool
+from mmxclip.weights import check_state_dict, load_inert, read_weights
+from weight_files import (OFFICIAL, assert_official_logits, load_tool,
+                          meta_build)
 
 NAMES = ['a', 'b', 'c', 'd', 'e']
 
@@ -102,3 +108,56 @@ def test_message_keys_missing_is_an_error(tmp_path):
     msg = str(info.value)
     assert msg.startswith(f'{path} does not fit the model')
     assert 'missing keys: backbone.transformer.resblocks.0.message_attn' in msg
+
+
+KEYS = osp.join(ROOT, 'tests', 'fixtures', 'official_keys')
+# Each released architecture's key list -> the config the model zoo table
+# tests its checkpoints with.
+RELEASES = {
+    'xclip_b32_8f': 'xclip_b32_k400.py',
+    'xclip_b32_16f': 'xclip_b32_16f_k400.py',
+    'xclip_b16_8f': 'xclip_b16_k400.py',
+    'xclip_b16_16f': 'xclip_b16_16f_k400.py',
+    'xclip_b16_32f': 'xclip_b16_32f_k400.py',
+    'xclip_l14_8f': 'xclip_l14_k400.py',
+    'xclip_l14_336_16f': 'xclip_l14_336_16f_k400.py',
+}
+
+
+def released_weights(name: str) -> dict:
+    """A release's ``model``: its keys and shapes, every tensor a view of
+    one number (stride 0: no memory, finite floats)."""
+    sd = {}
+    with open(osp.join(KEYS, f'{name}.txt')) as f:
+        for line in f:
+            if not line.startswith('#'):
+                key, shape = line.rstrip('\n').split('\t')
+                shape = [int(n) for n in shape.split(',')] if shape else []
+                sd[key] = torch.ones(()).expand(shape)
+    return sd
+
+
+@pytest.mark.parametrize('name', sorted(RELEASES))
+def test_released_checkpoint_keys_fit_their_config(name, tmp_path):
+    """The keys of a released checkpoint (in the release layout) are read
+    as official X-CLIP, and give every key and shape of the model its
+    config builds, nothing more; the inferred architecture is the
+    config's."""
+    released = released_weights(name)
+    assert sum(k.startswith('mit.') for k in released) == 13
+    path = str(tmp_path / f'{name}.pth')
+    torch.save({'model': released, 'epoch': 29}, path)
+    weights = read_weights(path)
+    assert weights.format == 'official'
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', RELEASES[name]))
+    cfg.model.cls_head.class_names = [f'class {i}' for i in range(400)]
+    model = meta_build(cfg.model)
+    ours = {k: tuple(v.shape) for k, v in weights.state_dict.items()}
+    assert ours == {k: tuple(v.shape)
+                    for k, v in model.state_dict().items()}
+    check_state_dict(model, weights.state_dict, path)
+    inferred = weights.model_config(['x'])
+    for part in ('backbone', 'neck'):
+        assert {k: v for k, v in inferred[part].items() if k in cfg.model[
+            part]} == {k: cfg.model[part][k] for k in inferred[part]
+                       if k in cfg.model[part]}, part

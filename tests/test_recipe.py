@@ -1,8 +1,10 @@
 """The K400 recipe as the configs state it, on tiny models: parameter groups,
 mixup / cutmix soft labels in the loss, multi-view fusion, and CCTViT under
-MMAction2's stock recognizer and heads. (Against the official code:
+MMAction2's stock recognizer and heads; tools/train.py --amp and
+--auto-scale-lr on the K400 configs. (Against the official code:
 test_official_recipe.py.)"""
 import os.path as osp
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -10,7 +12,13 @@ import torch.nn.functional as F
 from mmaction.registry import MODELS
 from mmaction.structures import ActionDataSample
 from mmengine.config import Config
+from mmengine.logging import MMLogger
 from mmengine.optim import build_optim_wrapper
+from mmengine.optim.optimizer import amp_optimizer_wrapper
+from mmengine.runner import Runner
+
+from test_models import one_view_at_a_time
+from weight_files import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 B16 = osp.join(ROOT, 'configs', 'xclip_b16_k400.py')
@@ -84,20 +92,22 @@ def test_mixup_cutmix_soft_labels_reach_the_loss():
 
 
 def test_multi_view_predict_is_the_mean_of_view_softmax():
+    """The recipe fuses test views by the mean of their softmax: predict on
+    2 videos x 3 views equals each view run on its own, fused so (not by the
+    softmax of the mean logit)."""
     cfg = tiny_b16_recipe()
     assert cfg.model.cls_head.average_clips == 'prob'
     torch.manual_seed(1)
     model = MODELS.build(cfg.model).eval()
     inputs = torch.randn(2, 3, 3, 4, 32, 32)  # 2 videos x 3 views
+    logits = one_view_at_a_time(model, inputs)
     with torch.no_grad():
         out = model(inputs, [ActionDataSample() for _ in range(2)],
                     mode='predict')
-        logits, _ = model.extract_feat(inputs, stage='head')
-    fused = logits.view(2, 3, -1).softmax(dim=-1).mean(dim=1)
+    fused = logits.softmax(dim=-1).mean(dim=1)
     torch.testing.assert_close(torch.stack([s.pred_score for s in out]),
                                fused)
-    # Not the softmax of the mean logit ('score' fusion would give that).
-    assert not torch.allclose(fused, logits.view(2, 3, -1).mean(1).softmax(-1))
+    assert not torch.allclose(fused, logits.mean(1).softmax(-1))
 
 
 STOCK_HEADS = {
@@ -132,8 +142,10 @@ def test_cctvit_in_stock_recognizer3d(head, views):
         out = model(inputs, samples, mode='predict')
         feats, _ = model.extract_feat(inputs, test_mode=True)
     assert feats.shape[0] == 2 * views
-    assert out[0].pred_score.shape == (5, )
-    torch.testing.assert_close(out[0].pred_score.sum(), torch.tensor(1.))
+    # Each video's views fused by the mean of their softmax.
+    torch.testing.assert_close(
+        torch.stack([s.pred_score for s in out]),
+        one_view_at_a_time(model, inputs).softmax(-1).mean(1))
 
 
 def test_clip_init_cfg_loads_backbone_and_text_encoder():
@@ -170,3 +182,55 @@ def test_clip_init_cfg_loads_backbone_and_text_encoder():
     for key in ('cls_head.prompts_visual_proj',
                 'backbone.transformer.resblocks.0.message_fc.weight'):
         assert not torch.equal(loaded[key], source[key])
+
+
+@pytest.mark.parametrize('config,gpus', [
+    ('xclip_b16_k400.py', 8), ('xclip_b16_k400.py', 4),
+    ('xclip_l14_k400.py', 8), ('xclip_l14_336_16f_k400.py', 8),
+    ('xclip_toy.py', 1)])
+def test_train_tool_amp_and_auto_scale_lr(config, gpus, monkeypatch):
+    """``tools/train.py CONFIG --amp --auto-scale-lr`` on ``gpus`` GPUs: an
+    AmpOptimWrapper with dynamic loss scale that keeps the config's
+    accumulation, and every group's lr scaled by MMEngine's
+    ``Runner.scale_lr`` by GPUs x batch / base_batch_size: unchanged on the
+    published 8 GPUs, halved on 4."""
+    path = osp.join(ROOT, 'configs', config)
+    tool = load_tool('train.py')
+    args = tool.get_args([path, '--amp', '--auto-scale-lr'])
+    cfg = tool.merge_train_args(Config.fromfile(path), args)
+    wrapper_cfg = cfg.optim_wrapper
+    assert (wrapper_cfg.type, wrapper_cfg.loss_scale) == ('AmpOptimWrapper',
+                                                         'dynamic')
+    assert cfg.auto_scale_lr.enable
+    # The wrapper's constructor refuses CPU-only machines; nothing else
+    # about it needs CUDA here.
+    monkeypatch.setattr(amp_optimizer_wrapper, 'is_cuda_available',
+                        lambda: True)
+    wrapper = build_optim_wrapper(MODELS.build(tiny_b16_recipe().model),
+                                  wrapper_cfg)
+    assert type(wrapper).__name__ == 'AmpOptimWrapper'
+    assert wrapper._accumulative_counts == wrapper_cfg.get(
+        'accumulative_counts', 1)
+    before = [g['lr'] for g in wrapper.optimizer.param_groups]
+    runner = SimpleNamespace(
+        world_size=gpus, _train_dataloader=cfg.train_dataloader,
+        logger=MMLogger.get_current_instance(), param_schedulers=None)
+    Runner.scale_lr(runner, wrapper, cfg.auto_scale_lr)
+    ratio = gpus * cfg.train_dataloader.batch_size / \
+        cfg.auto_scale_lr.base_batch_size
+    assert ratio == (0.5 if gpus == 4 else 1.)
+    assert [g['lr'] for g in wrapper.optimizer.param_groups] == [
+        lr * ratio for lr in before]
+
+
+def test_train_tool_amp_refuses_other_wrappers(tmp_path):
+    path = tmp_path / 'other.py'
+    path.write_text(f"_base_ = [{B16!r}]\n"
+                    "optim_wrapper = dict(type='ApexOptimWrapper')\n")
+    tool = load_tool('train.py')
+    with pytest.raises(ValueError, match='--amp needs optim_wrapper.type '
+                       "OptimWrapper or AmpOptimWrapper in .*other.py, got "
+                       "'ApexOptimWrapper'"):
+        tool.merge_train_args(Config.fromfile(str(path)),
+                              tool.get_args([str(path), '--amp']))
+

@@ -18,6 +18,9 @@ from reliability_utils import make_toy_dataset, random_video, toy_config
 
 from mmxclip.datasets import SKIPPED_KEY, BrokenVideoError, RobustVideoDataset
 
+# Training runs in this process: one thread (see conftest.one_thread).
+pytestmark = pytest.mark.usefixtures('one_thread')
+
 NUM_FRAMES = 8  # configs/xclip_toy.py samples 8 frames per clip
 
 
@@ -305,10 +308,13 @@ def test_labels_checked_against_the_head_before_training_and_testing(
     with open(ann, 'a') as f:
         f.write(open(ann).readline().split()[0] + ' 8\n')  # 8 classes: 0-7
     line = len(open(ann).readlines())
+    # Batch 4: the toy config drops the last partial batch, and 9 videos
+    # in batches of 16 would leave no iteration at all.
     cfg = toy_config(data['out_dir'], str(tmp_path / 'work'),
                      **{'train_cfg.max_epochs': 1, 'val_cfg': None,
                         'val_dataloader': None, 'val_evaluator': None,
-                        'default_hooks.checkpoint': None})
+                        'default_hooks.checkpoint': None,
+                        'train_dataloader.batch_size': 4})
     assert dict(type='CheckLabelsHook') in cfg.custom_hooks
     runner = Runner.from_cfg(cfg)
     with pytest.raises(ValueError, match=rf'{osp.basename(ann)}, line {line}:'

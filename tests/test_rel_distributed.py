@@ -4,9 +4,9 @@
   same loss curve and weights (float tolerance).
 * A few hundred generated videos, multi-view testing, several dataloader
   workers: every sample is scored exactly once, by 1 process and by 2
-  processes with a dataset size that does not divide by 2 (the distributed
-  sampler pads; MMEngine's ``collect_results`` must drop the padding), and
-  both give each video the same scores.
+  (``tools/dist_test.sh``) with a dataset size that does not divide by 2
+  (the distributed sampler pads; MMEngine's ``collect_results`` must drop
+  the padding), and both give each video the same scores.
 """
 import math
 import os.path as osp
@@ -18,8 +18,9 @@ import torch
 from mmaction.registry import MODELS
 from mmengine.registry import init_default_scope
 from mmengine.runner.checkpoint import save_checkpoint
-from reliability_utils import (launch, lockstep_toy_config, loss_curve,
-                               make_toy_dataset, toy_config)
+from reliability_utils import (PYTHON, free_port, launch, lockstep_toy_config,
+                               loss_curve, make_toy_dataset, run_tool,
+                               toy_config)
 
 from mmxclip.weights import load_from_local
 
@@ -101,10 +102,19 @@ def many(tmp_path_factory):
 
 
 def _scores(many, tmp_path, nproc):
+    """``tools/test.py`` on 1 process, ``tools/dist_test.sh`` on 2 (CPU
+    processes over gloo)."""
     cfg_path, ckpt, names = many
     dump = str(tmp_path / f'dump{nproc}.pkl')
-    out = launch('test.py', cfg_path, nproc, ckpt, '--dump', dump,
-                  '--work-dir', str(tmp_path / f'w{nproc}'))
+    args = [ckpt, '--dump', dump, '--work-dir', str(tmp_path / f'w{nproc}')]
+    if nproc == 1:
+        out = launch('test.py', cfg_path, 1, *args)
+    else:
+        out = run_tool(['bash', 'tools/dist_test.sh', cfg_path, args[0],
+                        str(nproc), *args[1:]], timeout=600, env=dict(
+                            PYTHON=PYTHON, PORT=str(free_port())))
+        assert 'Distributed training: True' in out.stdout
+        assert "'backend': 'gloo'" in out.stdout
     assert out.returncode == 0, out.stderr[-3000:]
     with open(dump, 'rb') as f:
         results = pickle.load(f)

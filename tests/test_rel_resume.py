@@ -4,6 +4,7 @@ intact one resumed from; an empty or dangling ``last_checkpoint`` is named;
 they are written."""
 import os
 import os.path as osp
+import uuid
 
 import pytest
 import torch
@@ -15,6 +16,9 @@ from mmengine.runner.checkpoint import save_checkpoint
 from reliability_utils import LoggedMessages, make_toy_dataset, toy_config
 
 from mmxclip.engine import SafeCheckpointHook, atomic_io, resumable_checkpoint
+
+# Training runs in this process: one thread (see conftest.one_thread).
+pytestmark = pytest.mark.usefixtures('one_thread')
 
 
 def _ckpt(path, epoch):
@@ -136,7 +140,9 @@ class _FakeRunner:
     def __init__(self, work_dir):
         self.work_dir = str(work_dir)
         self.logger = MMLogger.get_current_instance()
-        self.message_hub = MessageHub.get_instance(f'fake{id(self)}')
+        # A fresh name: MessageHub keeps every instance, and an id() can be
+        # reused, which would hand this runner an old best score.
+        self.message_hub = MessageHub.get_instance(f'fake{uuid.uuid4().hex}')
         self.epoch = self.iter = 0
         self.crash = False
 

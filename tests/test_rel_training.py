@@ -3,19 +3,25 @@
 Training runs use ``tools/train.py`` on ``configs/xclip_toy.py`` (tiny
 dataset, a few iterations) with the test hooks of ``tests/rel_hooks.py``.
 """
+import copy
 import io
 import json
+import logging
 import os
 import os.path as osp
+from types import SimpleNamespace
 
 import pytest
 import torch
+from mmengine.config import Config
 from mmengine.runner import Runner
 from mmengine.runner.checkpoint import save_checkpoint
-from reliability_utils import make_toy_dataset, run_tool, toy_config
+from reliability_utils import (ROOT, LoggedMessages, make_toy_dataset,
+                               run_tool, toy_config)
 
+from mmxclip.engine import ExactResumeHook, atomic_io, hooks
 from mmxclip.weights import load_from_local
-from mmxclip.engine import atomic_io
+from weight_files import load_tool
 
 # 16 training videos, batch 4: 4 iterations per epoch, 2 epochs.
 ITERS_PER_EPOCH, EPOCHS = 4, 2
@@ -68,24 +74,18 @@ def _train(cfg_path, work_dir, *extra):
                      *extra])
 
 
-@pytest.mark.parametrize('loop', [
-    'epoch',
-    pytest.param('iter', marks=pytest.mark.skipif(
-        not os.environ.get('MMXCLIP_SLOW_TESTS'),
-        reason='75 s; set MMXCLIP_SLOW_TESTS=1 (the epoch variant covers '
-        'the same hook in the default suite)'))
-])
-def test_killed_run_resumes_bit_identically(toy, tmp_path, loop):
+def test_killed_run_resumes_bit_identically(toy, tmp_path):
     """Kill (SIGKILL) in epoch 2, one iteration after the checkpoint of
     iteration 3 (inside epoch 1); ``--resume`` replays epoch 1's first 3
     batches, restores the random generators and must end with exactly the
     weights of an uninterrupted run."""
     full, killed = str(tmp_path / 'full'), str(tmp_path / 'killed')
     cfg_full = str(tmp_path / 'full.py')
-    _train_config(toy, full, loop).dump(cfg_full)
+    _train_config(toy, full).dump(cfg_full)
     cfg_killed = str(tmp_path / 'killed.py')
-    _train_config(toy, killed, loop,
-                  [dict(type='KillAtIterHook', iteration=5)]).dump(cfg_killed)
+    _train_config(toy, killed,
+                  extra_hooks=[dict(type='KillAtIterHook', iteration=5)]
+                  ).dump(cfg_killed)
 
     done = _train(cfg_full, full)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -104,6 +104,112 @@ def test_killed_run_resumes_bit_identically(toy, tmp_path, loop):
     assert all(torch.equal(a[k], b[k]) for k in a), f'max |diff| {diff}'
     # ...and the same logged loss at every iteration.
     assert _losses(full) == _losses(killed)
+
+
+def _run_in_process(cfg, work_dir, resume_from=None):
+    """Train ``cfg`` in this process (the same threads for every run, so
+    float results compare bit for bit), from scratch or resumed from a
+    checkpoint, into ``work_dir``: the final weights, and what the run
+    logged at WARNING or above."""
+    cfg = copy.deepcopy(cfg)
+    cfg.work_dir = str(work_dir)
+    cfg.experiment_name = osp.basename(work_dir)  # one logger per run
+    cfg.log_level = 'WARNING'  # not the optimizer's 300 lines per run
+    if resume_from:
+        cfg.merge_from_dict(dict(load_from=resume_from, resume=True))
+    runner = Runner.from_cfg(cfg)
+    logged = LoggedMessages(logging.WARNING)
+    runner.logger.addHandler(logged)
+    logged.messages = []
+    runner.train()
+    # Stop the persistent workers now: left to the garbage collector, each
+    # takes torch's 5 s join timeout later, inside another test.
+    for loop in (runner.train_loop, runner.val_loop):
+        iterator = getattr(getattr(loop, 'dataloader', None), '_iterator',
+                           None)
+        if iterator is not None:
+            iterator._shutdown_workers()
+    return _final_weights(str(work_dir)), logged.messages
+
+
+# Checkpoints (every 2 iterations; and every epoch in the epoch loop) to
+# resume from, and where they lie.
+RESUME_POINTS = {
+    'epoch': [
+        'iter_4.pth',  # after epoch 1's last iteration, before its end
+        'epoch_1.pth',  # at epoch 1's end, followed by validation
+        'iter_6.pth',  # inside epoch 2
+    ],
+    'iter': [
+        'iter_2.pth',  # inside the loader's first pass
+        'iter_6.pth',  # in its second pass, followed by validation
+    ],
+}
+
+
+@pytest.mark.parametrize('loop', ['epoch', 'iter'])
+def test_resumed_run_is_bit_identical_from_every_checkpoint(toy, tmp_path,
+                                                             one_thread,
+                                                             loop):
+    """An uninterrupted run with validation (after each epoch; every 3
+    iterations in the iteration loop), and runs resumed from each of its
+    checkpoints in fresh work dirs: the same final weights, bit for bit.
+    The resumed runs skip the validations before their checkpoint, so
+    validation must leave the generators as training left them. Past the
+    first epoch, the epoch loop needs ``persistent_workers=False``; with
+    persistent workers, the resumed run says it is not exact."""
+    cfg = _train_config(toy, '', loop)
+    cfg.default_hooks.checkpoint.interval = 2
+    # Validation in this process: each pass still draws from torch's
+    # generator (every DataLoader iterator takes a base seed from it).
+    cfg.val_dataloader.update(num_workers=0, persistent_workers=False)
+    if loop == 'epoch':
+        cfg.train_dataloader.persistent_workers = False
+        cfg.custom_hooks.append(dict(type='CheckpointHook', by_epoch=True,
+                                     interval=1, max_keep_ckpts=-1))
+    else:
+        cfg.train_cfg.val_interval = 3
+    full, _ = _run_in_process(cfg, tmp_path / 'full')
+    for name in RESUME_POINTS[loop]:
+        resumed, logged = _run_in_process(cfg, tmp_path / name,
+                                          str(tmp_path / 'full' / name))
+        diff = max((full[k].float() - resumed[k].float()).abs().max().item()
+                   for k in full)
+        assert all(torch.equal(full[k], resumed[k]) for k in full), \
+            f'resumed from {name}: max |diff| {diff}'
+        assert not any('ExactResumeHook' in m for m in logged), logged
+    if loop == 'epoch':
+        cfg.train_dataloader.persistent_workers = True
+        _, logged = _run_in_process(cfg, tmp_path / 'persistent',
+                                    str(tmp_path / 'full' / 'iter_6.pth'))
+        assert any('ExactResumeHook: resuming in epoch 2 with persistent '
+                   'dataloader workers' in m and 'persistent_workers=False'
+                   in m for m in logged), logged
+
+
+def test_diff_rank_seed_keeps_ranks_apart_and_says_so(monkeypatch):
+    """``tools/train.py --diff-rank-seed`` (the official per-rank seeds)
+    sets ``randomness.diff_rank_seed``; on several ranks ExactResumeHook
+    then does not restore rank 0's generators on every rank, and warns."""
+    train = load_tool('train.py')
+    toy = osp.join(ROOT, 'configs', 'xclip_toy.py')
+    cfg = train.merge_train_args(Config.fromfile(toy),
+                                 train.get_args([toy, '--diff-rank-seed']))
+    assert cfg.randomness == dict(seed=0, deterministic=True,
+                                  diff_rank_seed=True)
+    state = dict(torch=torch.get_rng_state())
+    logger = logging.getLogger('test_diff_rank_seed')
+    logged = LoggedMessages(logging.WARNING)
+    logger.addHandler(logged)
+    logged.messages = []
+    runner = SimpleNamespace(_randomness_cfg=cfg.randomness, logger=logger)
+    hook = ExactResumeHook()
+    hook.after_load_checkpoint(runner, {hook.CHECKPOINT_KEY: state})
+    monkeypatch.setattr(hooks.dist, 'get_world_size', lambda: 2)
+    assert hook._state_to_restore(runner) is None
+    assert any('diff_rank_seed=True' in m for m in logged.messages)
+    monkeypatch.setattr(hooks.dist, 'get_world_size', lambda: 1)
+    assert hook._state_to_restore(runner) is state
 
 
 def _losses(work_dir):
@@ -202,7 +308,8 @@ def _one_epoch_config(toy, work_dir, checkpoint_type):
 
 @pytest.mark.parametrize('hook', ['SafeCheckpointHook', 'CheckpointHook'])
 def test_crash_while_saving_keeps_the_only_checkpoint(toy, tmp_path,
-                                                      monkeypatch, hook):
+                                                      monkeypatch, one_thread,
+                                                      hook):
     """``max_keep_ckpts=1``: the run crashes while saving its second
     checkpoint. SafeCheckpointHook still has the first one, intact;
     MMEngine's CheckpointHook has already deleted it."""

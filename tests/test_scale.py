@@ -125,7 +125,8 @@ def _config(toy, work, kind, batch_size):
     if kind != 'plain':
         base = Config.fromfile(osp.join(
             STRATEGIES, 'fsdp.py' if kind == 'fsdp' else 'deepspeed.py'))
-        cfg.runner_type, cfg.strategy = base.runner_type, base.strategy
+        # The scale leaf configs run these strategies under FlexibleRunner.
+        cfg.runner_type, cfg.strategy = 'FlexibleRunner', base.strategy
     if kind.startswith('zero'):
         # fp32 on CPU, to compare with the fp32 process.
         cfg.strategy.update(bf16=None, inputs_to_half=None)
@@ -209,6 +210,8 @@ def test_fsdp_two_processes_match_one_resume_and_convert(toy, tmp_path,
 @pytest.mark.parametrize('stage', [2, 3])
 def test_deepspeed_zero_match_one_resume_and_convert(toy, tmp_path,
                                                      reference, stage):
+    # deepspeed is the optional `deepspeed` extra, not a test dependency;
+    # the README's scale section says these run only with it installed.
     pytest.importorskip('deepspeed')
     from deepspeed.utils.zero_to_fp32 import \
         get_fp32_state_dict_from_zero_checkpoint as deepspeed_reader
@@ -226,6 +229,8 @@ def test_deepspeed_zero_match_one_resume_and_convert(toy, tmp_path,
 @pytest.mark.parametrize('stage', [2, 3])
 def test_deepspeed_bf16_layout_gathered_as_deepspeed_does(tmp_path, stage):
     """bf16 writes ``bf16_*_optim_states.pt`` and 16-bit frozen weights."""
+    # deepspeed is the optional `deepspeed` extra, not a test dependency;
+    # the README's scale section says these run only with it installed.
     pytest.importorskip('deepspeed')
     from deepspeed.utils.zero_to_fp32 import \
         get_fp32_state_dict_from_zero_checkpoint as deepspeed_reader
@@ -278,6 +283,8 @@ def test_flat_local_checkpoint_refused_with_the_fix(tmp_path):
 
 
 def test_deepspeed_resume_loader_refuses_payload(tmp_path):
+    # deepspeed is the optional `deepspeed` extra, not a test dependency;
+    # the README's scale section says these run only with it installed.
     pytest.importorskip('deepspeed')
     from deepspeed.runtime.checkpoint_engine import TorchCheckpointEngine
     marker = tmp_path / 'ran'

@@ -16,6 +16,9 @@ from torch import nn
 from mmxclip.engine import TimmCosineLR
 from weight_files import load_tool
 
+# Training runs in this process: one thread (see conftest.one_thread).
+pytestmark = pytest.mark.usefixtures('one_thread')
+
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 B16 = osp.join(ROOT, 'configs', 'xclip_b16_k400.py')
 schedule = load_tool('analysis/compare_lr_schedule.py')

@@ -5,10 +5,14 @@ and evaluation. Trainable: every training batch (it needs gradients), once
 per evaluation pass (no grad), again after the weights change. A new class
 list invalidates the cache.
 """
+import copy
+
 import pytest
 import torch
 from mmaction.registry import MODELS
 from mmaction.structures import ActionDataSample
+
+from mmxclip.models.heads import tokenize
 
 CLASSES = ['moving left', 'moving right', 'growing', 'shrinking']
 FRAMES = 4
@@ -93,14 +97,24 @@ def test_trainable_encoder_every_train_batch_once_per_eval_pass():
 
 
 def test_cached_features_equal_a_fresh_encoding():
-    model = tiny_xclip(freeze_text_encoder=False).eval()
+    """What the cache serves is what a separate copy of the text encoder
+    computes from the class names, also after the weights change in place
+    (an optimizer step, ``load_state_dict``): not the stale features."""
+    model = tiny_xclip(freeze_text_encoder=True).eval()
     head = model.cls_head
+
+    def fresh():
+        return copy.deepcopy(head.text_encoder)(tokenize(CLASSES))
+
     with torch.no_grad():
         cached = head.class_embeddings()
-        again = head.class_embeddings()
-        fresh = head.text_encoder(head.class_tokens)
-    assert again is cached
-    torch.testing.assert_close(cached, fresh)
+        assert head.class_embeddings() is cached  # served from the cache
+        torch.testing.assert_close(cached, fresh(), rtol=0, atol=0)
+        for p in head.text_encoder.parameters():
+            p.mul_(1.5)
+        updated = head.class_embeddings()
+        torch.testing.assert_close(updated, fresh(), rtol=0, atol=0)
+    assert (updated - cached).abs().max() > 1e-3
 
 
 def test_new_class_list_invalidates_the_cache():

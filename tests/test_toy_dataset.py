@@ -1,13 +1,17 @@
-"""Tests for tools/data/make_toy_dataset.py."""
+"""Tests for tools/data/make_toy_dataset.py and
+tools/analysis/toy_accuracy.py."""
 import importlib.util
 import os.path as osp
 import sys
 from collections import Counter
 
+import decord
 import numpy as np
 import pytest
+import torch
+from mmengine.evaluator import DumpResults
 
-decord = pytest.importorskip('decord')
+from weight_files import load_tool
 
 _SCRIPT = osp.join(
     osp.dirname(osp.dirname(osp.abspath(__file__))), 'tools', 'data',
@@ -327,3 +331,34 @@ def test_bright_object_on_dark_background(dataset):
     assert fg.min() >= mtd._MIN_FG_LUMA > mtd._MAX_BG_LUMA >= bg.max()
     # one colour per twin pair
     assert len({tuple(r['color']) for r in recs}) == len(recs) // 2
+
+
+def test_toy_accuracy_tool_on_known_predictions(tmp_path, capsys):
+    """tools/analysis/toy_accuracy.py on a dump (as tools/test.py --dump
+    writes it) whose answers are known: video i of class i scores its top
+    class ``TOP[i]`` with 1.0, and its own class and its twin as given."""
+    assert [mtd.paired_label(c) for c in range(8)] == [1, 0, 3, 2, 5, 4, 7, 6]
+    top = [0, 0, 5, 3, 4, 4, 0, 7]
+    # (own class, twin) scores where the top class is neither.
+    own_twin = {1: (0.5, None), 2: (0.5, 0.2), 5: (0.5, None),
+                6: (0.5, 0.5)}
+    results = []
+    for label, best in enumerate(top):
+        score = torch.zeros(8)
+        score[best] = 1.0
+        own, twin = own_twin.get(label, (None, None))
+        if own is not None:
+            score[label] = own
+        if twin is not None:
+            score[mtd.paired_label(label)] = twin
+        results.append(dict(pred_score=score, gt_label=torch.tensor(label)))
+    dump = str(tmp_path / 'preds.pkl')
+    metric = DumpResults(out_file_path=dump)
+    metric.process(None, results)
+    metric.compute_metrics(metric.results)
+    load_tool('analysis/toy_accuracy.py').main([dump])
+    # Right: videos 0, 3, 4, 7. Right kind: also 1 and 5 (their twin).
+    # Above its twin: 0, 2, 3, 4, 7 (6 ties with it: not above).
+    assert capsys.readouterr().out == (
+        '8 videos: top-1 50.0%, motion kind 75.0%, direction pairs 62.5% '
+        '(chance 50%)\n')

@@ -11,8 +11,13 @@ import sys
 
 import pytest
 import torch
+from mmaction.registry import DATASETS, MODELS
+from mmengine.config import Config
+from mmengine.dataset import pseudo_collate
 from mmengine.fileio import load
+from mmengine.runner import Runner, load_checkpoint
 
+from test_models import one_view_at_a_time
 from toy_data import ROOT, make_videos
 
 TOY = osp.join(ROOT, 'configs', 'xclip_toy.py')
@@ -25,6 +30,12 @@ def videos(tmp_path_factory):
 
 def toy_options(videos, batch_size: int = 8, **extra) -> list:
     """--cfg-options pointing the toy config at ``videos``, no workers."""
+    opts = toy_settings(videos, batch_size, **extra)
+    return ['--cfg-options'] + [f'{k}={v}' for k, v in opts.items()]
+
+
+def toy_settings(videos, batch_size: int = 8, **extra) -> dict:
+    """:func:`toy_options` as a dict."""
     opts = {'model.cls_head.class_names': videos['class_file'],
             'default_hooks.logger.interval': 1}
     for split in ('train', 'val', 'test'):
@@ -38,7 +49,7 @@ def toy_options(videos, batch_size: int = 8, **extra) -> list:
         })
     opts['train_dataloader.batch_size'] = batch_size
     opts.update(extra)
-    return ['--cfg-options'] + [f'{k}={v}' for k, v in opts.items()]
+    return opts
 
 
 def run(args, cwd, env=None) -> str:
@@ -64,6 +75,12 @@ TRAIN = [sys.executable, osp.join(ROOT, 'tools', 'train.py'), TOY]
 CONSTANT_LR = {'param_scheduler': '[]'}
 
 
+# Validation and a checkpoint every 4 epochs (the last one too), all kept.
+CHECKPOINTS = {'train_cfg.val_interval': 4,
+               'default_hooks.checkpoint.interval': 4,
+               'default_hooks.checkpoint.max_keep_ckpts': 3}
+
+
 # Misspelt --cfg-options (top-level and nested) that MMEngine would ignore
 # silently: they match nothing.
 MISSPELT = {'randomnes.seed': 3, 'env_cfg.cudnn_benchmrk': True}
@@ -71,15 +88,14 @@ MISSPELT = {'randomnes.seed': 3, 'env_cfg.cudnn_benchmrk': True}
 
 @pytest.fixture(scope='module')
 def trained(videos, tmp_path_factory):
-    """8 epochs (one step each) of the toy config through tools/train.py,
-    run from another directory; checkpoints every 4 epochs; two misspelt
-    options. Returns the work dir and the output."""
+    """10 epochs (one step each) of the toy config through tools/train.py,
+    run from another directory; checkpoints every 4 epochs and the last;
+    two misspelt options. Returns the work dir and the output."""
     tmp = tmp_path_factory.mktemp('trained')
     work_dir = tmp / 'work'
     out = run(TRAIN + ['--work-dir', str(work_dir)] + toy_options(
         videos, **CONSTANT_LR, **MISSPELT,
-        **{'train_cfg.max_epochs': 8, 'train_cfg.val_interval': 8,
-           'default_hooks.checkpoint.interval': 4}), cwd=tmp)
+        **CHECKPOINTS, **{'train_cfg.max_epochs': 10}), cwd=tmp)
     return work_dir, out
 
 
@@ -95,7 +111,7 @@ def test_train_warns_about_options_matching_nothing(trained):
 def test_train_loss_falls(trained):
     trained, _ = trained
     losses = train_losses(trained)
-    assert sorted(losses) == list(range(1, 9))  # one step per epoch
+    assert sorted(losses) == list(range(1, 11))  # one step per epoch
     first, last = losses[1] + losses[2], losses[7] + losses[8]
     assert last < first - 0.1, losses
     ckpt = torch.load(trained / 'epoch_8.pth', weights_only=False)
@@ -104,35 +120,72 @@ def test_train_loss_falls(trained):
 
 def test_resume_continues_from_the_saved_checkpoint(trained, videos,
                                                     tmp_path):
+    """``--resume`` (no path: the work dir's last checkpoint, here epoch 8
+    of the 10-epoch run) trains epochs 9 and 10 to exactly the losses and
+    weights of the uninterrupted run."""
     work_dir = tmp_path / 'work'
     shutil.copytree(trained[0], work_dir)
+    for stale in ('epoch_10.pth', 'last_checkpoint'):
+        os.remove(work_dir / stale)
+    (work_dir / 'last_checkpoint').write_text(str(work_dir / 'epoch_8.pth'))
     out = run(TRAIN + ['--work-dir', str(work_dir), '--resume'] + toy_options(
-        videos, **CONSTANT_LR, **{'train_cfg.max_epochs': 10,
-                                  'train_cfg.val_interval': 10,
-                                  'default_hooks.checkpoint.interval': 2}),
-              cwd=tmp_path)
+        videos, **CONSTANT_LR, **CHECKPOINTS,
+        **{'train_cfg.max_epochs': 10}), cwd=tmp_path)
     assert 'resumed epoch: 8' in out
-    assert sorted(train_losses(work_dir)) == [9, 10]
-    resumed = torch.load(work_dir / 'epoch_10.pth', weights_only=False)
-    assert resumed['meta']['epoch'] == 10
-    assert resumed['meta']['iter'] == 10
+    resumed, full = train_losses(work_dir), train_losses(trained[0])
+    assert sorted(resumed) == [9, 10]
+    assert [resumed[i] for i in (9, 10)] == [full[i] for i in (9, 10)]
+    ours = torch.load(work_dir / 'epoch_10.pth', weights_only=False)
+    theirs = torch.load(trained[0] / 'epoch_10.pth', weights_only=False)
+    assert ours['meta']['epoch'] == ours['meta']['iter'] == 10
+    assert all(torch.equal(ours['state_dict'][k], v)
+               for k, v in theirs['state_dict'].items())
 
 
-def test_test_tool_two_clips_three_crops(trained, videos, tmp_path):
+def test_test_tool_two_clips_three_crops(trained, videos, tmp_path,
+                                         one_thread):
+    """tools/test.py scores each val video by its 2 clips x 3 crops, run
+    one view at a time here and fused by the mean of their softmax."""
     dump = tmp_path / 'preds.pkl'
+    ckpt = str(trained[0] / 'epoch_10.pth')
     out = run([sys.executable, osp.join(ROOT, 'tools', 'test.py'), TOY,
-               str(trained[0] / 'epoch_8.pth'), '--work-dir',
-               str(tmp_path / 'work'), '--dump', str(dump)] +
+               ckpt, '--work-dir', str(tmp_path / 'work'), '--dump',
+               str(dump)] +
               toy_options(videos, **{
                   'test_dataloader.dataset.data_prefix.vido': 'x'}),
               cwd=tmp_path)
-    assert 'acc/top1' in out
     assert ("--cfg-options test_dataloader.dataset.data_prefix.vido=x: "
             "test_dataloader.dataset.data_prefix has no key 'vido' (did you "
             "mean 'video'?)") in out
     results = load(str(dump))
-    assert len(results) == 8  # every val video once
-    assert all(r['pred_score'].shape == (8, ) for r in results)
+    assert [int(r['gt_label']) for r in results] == list(range(8))
+    scores = torch.stack([r['pred_score'] for r in results])
+    cfg = Config.fromfile(TOY)
+    cfg.merge_from_dict(toy_settings(videos))
+    dataset = DATASETS.build(cfg.test_dataloader.dataset)
+    model = MODELS.build(cfg.model).eval()
+    load_checkpoint(model, ckpt)
+    for i, result in enumerate(results):
+        batch = model.data_preprocessor(pseudo_collate([dataset[i]]))
+        assert batch['inputs'].shape == (1, 6, 3, 8, 32, 32)
+        expected = one_view_at_a_time(model, batch['inputs']).softmax(-1)
+        torch.testing.assert_close(scores[i], expected[0].mean(0))
+    top1 = (scores.argmax(1) == torch.arange(8)).float().mean().item()
+    assert f'acc/top1: {top1:.4f}' in out
+    # test_cfg=dict(type='TestLoop', fp16=True): MMEngine's autocast (on
+    # CPU bfloat16), float32 scores within bfloat16's rounding: 8 bits of
+    # mantissa (0.4 %) through the blocks move the logits (scale 100) by
+    # ~0.1, the softmax scores by up to ~0.05 (measured 0.039).
+    half = str(tmp_path / 'half.pkl')
+    cfg.merge_from_dict(dict(
+        work_dir=str(tmp_path / 'half'), load_from=ckpt,
+        test_cfg=dict(type='TestLoop', fp16=True),
+        test_evaluator=[cfg.test_evaluator,
+                        dict(type='DumpResults', out_file_path=half)]))
+    Runner.from_cfg(cfg).test()
+    half_scores = torch.stack([r['pred_score'] for r in load(half)])
+    assert half_scores.dtype == torch.float32
+    assert 0 < (half_scores - scores).abs().max() < 0.1
 
 
 def free_port() -> int:

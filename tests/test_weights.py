@@ -1,23 +1,23 @@
 """Every weight format loads from a file made in that format, and gives the
 source model's numbers; bad files give errors that name what is wrong."""
+import copy
 import os
 
+import open_clip
 import pytest
 import torch
 from mmaction.registry import MODELS
 from reliability_utils import LoggedMessages
 
-from hf_reference import CLASS_NAMES, random_hf_model
+from hf_reference import CLASS_NAMES, random_hf_model, tiny_hf_config
 from mmxclip.apis import init_xclip
 from mmxclip.models.heads import tokenize
 from mmxclip.weights import (check_state_dict, clip_to_mmxclip,
-                             infer_model_config, read_weights)
-from weight_files import (assert_same_logits, official_rule_hf_model,
-                          rel_err, save_official, save_torchscript,
-                          tiny_open_clip)
-
-pytest.importorskip('transformers')
-open_clip = pytest.importorskip('open_clip')
+                             hf_to_official, infer_model_config, load_inert,
+                             read_weights)
+from weight_files import (OFFICIAL, assert_same_logits,
+                          official_rule_hf_model, rel_err, save_official,
+                          save_torchscript, tiny_open_clip)
 
 
 @pytest.fixture(scope='module')
@@ -41,6 +41,26 @@ def test_hf_formats_match_source_logits(hf_model, tmp_path, layout):
     assert not model.training
     assert model.backbone.transformer.resblocks[0].attn.num_heads == 4
     assert_same_logits(model, hf_model)
+
+
+def test_hf_to_official_gives_the_official_names():
+    """An HF ``XCLIPModel`` of the official fixture's architecture
+    (tests/fixtures/make_official_fixture.py: widths 64, 2 vision layers of
+    8 px patches, 4 frames of 32 px, 1 text, MIT and prompt layer, a
+    1000-word vocabulary) converts to exactly the keys and shapes the
+    official code saved, so the official-layout files below are real."""
+    cfg = tiny_hf_config(patch=8, frames=4, layers=2, image=32, width=64,
+                         embed=64)
+    cfg.vision_config.num_attention_heads = 1
+    cfg.vision_config.mit_num_attention_heads = 1
+    cfg.prompt_layers, cfg.prompt_num_attention_heads = 1, 1
+    text = cfg.text_config
+    text.vocab_size, text.hidden_size, text.intermediate_size = 1000, 64, 256
+    text.num_hidden_layers, text.num_attention_heads = 1, 1
+    ours = hf_to_official(random_hf_model(0, config=cfg).state_dict())
+    official = load_inert(OFFICIAL)[0]['model']
+    assert {k: v.shape for k, v in ours.items()} == {
+        k: v.shape for k, v in official.items()}
 
 
 def test_official_pth_matches_source_logits(tmp_path):
@@ -81,26 +101,34 @@ def assert_matches_open_clip(weights, source, quick_gelu, image=32):
 
 
 def _assert_features(backbone, head, source, image=32):
+    """Frame and text features, and CLIP's logits from them, equal
+    open_clip's: <= 1e-5 relative in float32, <= 1e-10 in float64."""
+    assert head.logit_scale.item() == pytest.approx(
+        source.logit_scale.item())
+    for dtype, tol in ((torch.float32, 1e-5), (torch.float64, 1e-10)):
+        ours = [copy.deepcopy(m).to(dtype) for m in (backbone, head)]
+        _assert_same_clip(*ours, copy.deepcopy(source).to(dtype), image,
+                          dtype, tol)
+
+
+def _assert_same_clip(backbone, head, source, image, dtype, tol):
     frames = torch.randn(3, 3, image, image, generator=torch.Generator()
-                         .manual_seed(0))
+                         .manual_seed(0), dtype=dtype)
     tokens = tokenize(CLASS_NAMES)
     with torch.no_grad():
         ref_img = source.encode_image(frames)
         ref_txt = source.encode_text(tokens)
         img = backbone.forward_features(frames[:, :, None])[0][:, 0]
         txt = head.text_encoder(tokens)
-    print(f'image {rel_err(img, ref_img):.3g} '
+        ref_img_n, ref_txt_n, ref_scale = source(frames, tokens)
+    print(f'{dtype}: image {rel_err(img, ref_img):.3g} '
           f'text {rel_err(txt, ref_txt):.3g}')
-    assert rel_err(img, ref_img) <= 1e-5
-    assert rel_err(txt, ref_txt) <= 1e-5
-    assert head.logit_scale.item() == pytest.approx(
-        source.logit_scale.item())
+    assert rel_err(img, ref_img) <= tol
+    assert rel_err(txt, ref_txt) <= tol
     # ...so CLIP's logits: open_clip's forward vs the same from ours.
-    with torch.no_grad():
-        ref_img, ref_txt, ref_scale = source(frames, tokens)
-    ref = ref_scale * ref_img @ ref_txt.t()
+    ref = ref_scale * ref_img_n @ ref_txt_n.t()
     img, txt = (torch.nn.functional.normalize(f, dim=-1) for f in (img, txt))
-    assert rel_err(head.logit_scale.exp() * img @ txt.t(), ref) <= 1e-5
+    assert rel_err(head.logit_scale.exp() * img @ txt.t(), ref) <= tol
 
 
 def test_openai_torchscript_archive(tmp_path):

@@ -18,10 +18,10 @@ from mmengine.dataset import Compose
 from mmengine.registry import init_default_scope
 
 from hf_reference import CLASS_NAMES, random_hf_model
+from mmxclip.apis import init_xclip, zero_shot
 from mmxclip.models.heads import load_class_names
 from weight_files import converted_tiny_xclip, load_tool, write_video
 
-pytest.importorskip('transformers')
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
@@ -246,6 +246,34 @@ def test_zero_shot_arguments_are_checked(args, message, capsys):
     assert message in capsys.readouterr().err
 
 
+def test_zero_shot_label_file(workspace, tmp_path, capsys):
+    """``--label-file``: one label per line, the same table as ``--labels``
+    with the model's probabilities (``zero_shot``); a blank line is named
+    with the file and line."""
+    _, videos, ckpt = workspace
+    labels = ['a dog', 'cooking pasta', 'a square moving right']
+    path = tmp_path / 'labels.txt'
+    path.write_text('\n'.join(labels) + '\n')
+    tool = load_tool('zero_shot.py')
+    assert tool.main([videos[2], '--checkpoint', ckpt, '--label-file',
+                      str(path), '--topk', '3']) == 0
+    table = capsys.readouterr().out
+    tool.main([videos[2], '--checkpoint', ckpt, '--labels', ','.join(labels),
+               '--topk', '3'])
+    assert capsys.readouterr().out == table
+    ranking = zero_shot(init_xclip(ckpt, labels), videos[2], topk=3)
+    rows = table.splitlines()[2:5]
+    assert [row.split()[-1] for row in rows] == [f'{p:.4f}'
+                                                  for _, p in ranking]
+    assert [name in row for row, (name, _) in zip(rows, ranking)] == [
+        True] * 3
+    path.write_text('a dog\n\ncooking pasta\n')
+    with pytest.raises(SystemExit):
+        tool.parse_args(['v.mp4', '--checkpoint', 'c.pth', '--label-file',
+                         str(path)])
+    assert f'{path}: line 2 is blank' in capsys.readouterr().err
+
+
 def test_mmaction_demo_path_on_converted_config(workspace, tmp_path):
     """What MMAction2's demo/demo.py does: init_recognizer on the converted
     config, inference_recognizer, names from the label file, and
@@ -258,7 +286,11 @@ def test_mmaction_demo_path_on_converted_config(workspace, tmp_path):
     model = init_recognizer(config, ckpt, device='cpu')
     result = inference_recognizer(model, videos[0])
     labels = [x.strip() for x in open(osp.join(folder, 'class_names.txt'))]
-    assert labels == CLASS_NAMES and result.pred_score.shape == (5, )
+    assert labels == CLASS_NAMES
+    ours = dict(zero_shot(init_xclip(ckpt, num_clips=2, num_crops=3),
+                          videos[0], topk=5))  # as converted
+    torch.testing.assert_close(result.pred_score,
+                               torch.tensor([ours[n] for n in labels]))
     visualizer = ActionVisualizer()
     visualizer.dataset_meta = dict(classes=labels)
     drawn = visualizer.add_datasample(

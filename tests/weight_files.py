@@ -1,10 +1,12 @@
 """Small weight files in every real format, and videos, made in tests."""
 import copy
+import functools
 import os.path as osp
 
 import cv2
 import numpy as np
 import torch
+from mmaction.registry import MODELS
 
 from hf_reference import (hf_logits, random_hf_model, random_videos,
                           tiny_hf_config)
@@ -88,6 +90,24 @@ def write_video(path: str, frames: int = 16, size: int = 48,
     writer.release()
     assert osp.getsize(path) > 0
     return path
+
+
+def meta_build(model_cfg):
+    """Build on the meta device: the whole module tree and every parameter
+    shape, without memory or random initialisation (L/14 has 430M
+    parameters). Drop-path rates are computed on the CPU and the blending's
+    Beta distributions skip their value checks, the two places that read
+    tensor values while building."""
+    linspace = torch.linspace
+    validate = torch.distributions.Distribution._validate_args
+    try:
+        torch.linspace = functools.partial(linspace, device='cpu')
+        torch.distributions.Distribution.set_default_validate_args(False)
+        with torch.device('meta'):
+            return MODELS.build(model_cfg)
+    finally:
+        torch.linspace = linspace
+        torch.distributions.Distribution.set_default_validate_args(validate)
 
 
 def rel_err(a, b):

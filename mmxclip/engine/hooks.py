@@ -240,7 +240,12 @@ class ExactResumeHook(Hook):
     validation so that validating does not change training.
 
     Exactness needs a fixed seed, ``deterministic=True`` and the same
-    number of processes. With ``randomness.diff_rank_seed=True`` only the
+    number of processes; past the first epoch of an ``EpochBasedTrainLoop``
+    also ``persistent_workers=False`` (or no workers): persistent dataloader
+    workers carry their generators from epoch to epoch, and those states,
+    in other processes, are not in the checkpoint (a warning says so; the
+    ``IterBasedTrainLoop`` replays every batch, which keeps them in step).
+    With ``randomness.diff_rank_seed=True`` only the
     generators of rank 0 are saved, so they are not restored (a warning
     says so); with the default (same seed on every rank) all ranks draw the
     same numbers and rank 0's state serves them all.
@@ -283,18 +288,29 @@ class ExactResumeHook(Hook):
         elif isinstance(loop, EpochBasedTrainLoop):
             per_epoch = len(loop.dataloader)
             skip = loop.iter - loop.epoch * per_epoch
-            if not 0 <= skip < per_epoch:
+            # skip == per_epoch: saved after the epoch's last iteration,
+            # before its end (epoch hooks, validation), which still runs.
+            if not 0 <= skip <= per_epoch:
                 raise RuntimeError(
                     f'cannot resume iteration {loop.iter} in epoch '
                     f'{loop.epoch + 1}: the dataloader has {per_epoch} '
                     'batches per epoch, so the checkpoint was taken with '
                     'another dataset or batch size; expected '
-                    f'{loop.epoch * per_epoch} <= iteration < '
+                    f'{loop.epoch * per_epoch} <= iteration <= '
                     f'{(loop.epoch + 1) * per_epoch}')
             if skip:
                 print_log(f'ExactResumeHook: resuming inside epoch '
                           f'{loop.epoch + 1}, skipping its first {skip} '
                           'batches', logger='current')
+            if loop.epoch and getattr(loop.dataloader, 'persistent_workers',
+                                      False):
+                runner.logger.warning(
+                    f'ExactResumeHook: resuming in epoch {loop.epoch + 1} '
+                    'with persistent dataloader workers, whose random '
+                    'generators (augmentation) are not in the checkpoint: '
+                    'the run continues, but not bit-identically; set '
+                    'train_dataloader.persistent_workers=False for an exact '
+                    'resume')
             loop.dataloader = _ResumeEpoch(loop.dataloader, skip, restore)
         else:
             restore()

@@ -3,9 +3,10 @@
 Two policies, one reader (``torch.load(weights_only=True)``, whose
 unpickler creates only what an allowlist names):
 
-* **strict** (:func:`load_from_local`, :func:`load_from_http`: MMEngine's
-  ``load_from``, ``--resume``, ``tools/test.py``, ``http(s)://``,
-  ``torchvision://``, ``open-mmlab://``): tensors, containers and exactly
+* **strict** (:func:`load_from_local`, :func:`load_from_http`,
+  :func:`load_from_openmmlab`: MMEngine's ``load_from``, ``--resume``,
+  ``tools/test.py``, ``http(s)://``, ``torchvision://``,
+  ``open-mmlab://``): tensors, containers and exactly
   the types MMEngine writes into its checkpoints
   (:func:`mmengine_safe_globals`). A file that names anything else is
   refused with the file and the object named.
@@ -23,6 +24,7 @@ passes ``weights_only=True`` explicitly.
 """
 import contextlib
 import io
+import logging
 import os
 import os.path as osp
 import pickle
@@ -289,6 +291,39 @@ def load_from_http(filename: str,
         if rank > 0:
             checkpoint = load()
     return checkpoint
+
+
+def load_from_openmmlab(filename: str, map_location: Any = None) -> Any:
+    """MMEngine's ``open-mmlab://`` loader with the strict policy.
+
+    MMEngine's own resolves the name in its model table (which
+    ``$MMENGINE_HOME/open_mmlab.json`` extends) and reads an entry that is
+    not a URL, a file below ``$MMENGINE_HOME``, with a bare ``torch.load``:
+    without MMEngine's allowlist, and unpickling anything under
+    ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1``. The same resolution here; both
+    kinds of entry go through the strict loaders.
+
+    Args:
+        filename: ``open-mmlab://NAME`` or ``openmmlab://NAME``.
+        map_location: As for :func:`torch.load`.
+
+    Returns:
+        The checkpoint.
+    """
+    from mmengine.logging import print_log
+    from mmengine.runner import checkpoint as mmengine_checkpoint
+    prefix, name = filename.split('://', 1)
+    renamed = mmengine_checkpoint.get_deprecated_model_names().get(name)
+    if renamed:
+        print_log(f'{prefix}://{name} is deprecated in favor of '
+                  f'{prefix}://{renamed}', logger='current',
+                  level=logging.WARNING)
+        name = renamed
+    url = mmengine_checkpoint.get_external_models()[name]
+    if url.startswith(('http://', 'https://')):
+        return load_from_http(url, map_location=map_location)
+    return load_from_local(
+        osp.join(mmengine_checkpoint._get_mmengine_home(), url), map_location)
 
 
 def _storage_from_bytes(data: bytes) -> Any:
