@@ -66,10 +66,11 @@ def test_score_is_the_zero_shot_logit(workspace, tmp_path):
                                    probs, rtol=1e-5, atol=1e-6)
         ref = head_logits(model, video)[0].numpy()
         assert rel(row, ref) <= 1e-5
-    # Each text's score is the same alone as in a label set.
+    # Each text's score is the same alone as in a label set (to float32's
+    # 1e-5: the GEMM's summation order depends on the number of rows).
     for k, text in enumerate(LABELS):
         alone = score_videos(model, index, [text])[:, 0]
-        assert rel(alone, scores[:, k]) <= 1e-6
+        assert rel(alone, scores[:, k]) <= 1e-5
     # Texts are embedded as class names are: template, checks.
     with pytest.raises(ValueError, match='texts: entry 2 is blank'):
         score_videos(model, index, ['a dog', ' '])

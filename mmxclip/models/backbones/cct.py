@@ -10,8 +10,9 @@ from timm.layers import build_sincos2d_pos_embed
 from torch import Tensor, nn
 
 from ...weights.scheme import resolve_quick_gelu
-from ..layers import (LayerNorm, MultiheadAttention, ResidualAttentionBlock,
-                      Transformer, check_pos_embed_init, init_clip_transformer,
+from ..layers import (LayerNorm, Linear, MultiheadAttention,
+                      ResidualAttentionBlock, Transformer,
+                      check_pos_embed_init, init_clip_transformer,
                       resize_pos_embed)
 
 
@@ -35,7 +36,7 @@ class CrossFrameBlock(ResidualAttentionBlock):
                          quick_gelu=quick_gelu)
         self.use_message = use_message
         if use_message:
-            self.message_fc = nn.Linear(width, width)
+            self.message_fc = Linear(width, width)
             self.message_ln = LayerNorm(width)
             self.message_attn = MultiheadAttention(width, num_heads)
 

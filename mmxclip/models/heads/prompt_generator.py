@@ -5,7 +5,7 @@ import torch
 from mmengine.model.weight_init import trunc_normal_
 from torch import Tensor, nn
 
-from ..layers import MultiheadAttention, QuickGELU
+from ..layers import Linear, MultiheadAttention, QuickGELU
 
 
 class PromptGeneratorLayer(nn.Module):
@@ -29,9 +29,9 @@ class PromptGeneratorLayer(nn.Module):
         self.norm1 = nn.LayerNorm(embed_dim)
         self.norm3 = nn.LayerNorm(embed_dim)
         self.mlp = nn.Sequential(
-            OrderedDict([('0', nn.Linear(embed_dim, embed_dim * 4)),
+            OrderedDict([('0', Linear(embed_dim, embed_dim * 4)),
                          ('1', QuickGELU()), ('2', nn.Dropout(dropout)),
-                         ('3', nn.Linear(embed_dim * 4, embed_dim))]))
+                         ('3', Linear(embed_dim * 4, embed_dim))]))
 
     def forward(self, text: Tensor, visual: Tensor,
                 few_texts: bool = False) -> Tensor:

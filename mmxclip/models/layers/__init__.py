@@ -1,11 +1,13 @@
 from .attention import MultiheadAttention
+from .linear import Linear
 from .pos_embed import (check_pos_embed_init, resize_pos_embed,
                         resize_temporal_pos_embed, sincos_1d_pos_embed)
 from .transformer import (LayerNorm, QuickGELU, ResidualAttentionBlock,
                           Transformer, clip_mlp, init_clip_transformer)
 
 __all__ = [
-    'LayerNorm', 'MultiheadAttention', 'QuickGELU', 'ResidualAttentionBlock',
-    'Transformer', 'check_pos_embed_init', 'clip_mlp', 'init_clip_transformer',
-    'resize_pos_embed', 'resize_temporal_pos_embed', 'sincos_1d_pos_embed'
+    'LayerNorm', 'Linear', 'MultiheadAttention', 'QuickGELU',
+    'ResidualAttentionBlock', 'Transformer', 'check_pos_embed_init',
+    'clip_mlp', 'init_clip_transformer', 'resize_pos_embed',
+    'resize_temporal_pos_embed', 'sincos_1d_pos_embed'
 ]

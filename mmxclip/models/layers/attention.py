@@ -16,6 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .linear import Linear, linear
+
 
 class MultiheadAttention(nn.Module):
     """Batch-first multi-head attention with a fused input projection.
@@ -47,7 +49,7 @@ class MultiheadAttention(nn.Module):
             self.in_proj_bias = nn.Parameter(torch.zeros(3 * embed_dim))
         else:
             self.register_parameter('in_proj_bias', None)
-        self.out_proj = nn.Linear(embed_dim, embed_dim)
+        self.out_proj = Linear(embed_dim, embed_dim)
         self.proj_drop = nn.Dropout(proj_drop)
         nn.init.xavier_uniform_(self.in_proj_weight)
         nn.init.zeros_(self.out_proj.bias)
@@ -77,7 +79,7 @@ class MultiheadAttention(nn.Module):
         """
         b, n, d = x.shape
         if context is None:
-            qkv = F.linear(x, self.in_proj_weight, self.in_proj_bias)
+            qkv = linear(x, self.in_proj_weight, self.in_proj_bias)
             q, k, v = self._heads(qkv, 3).unbind(0)
             if num_queries is not None:
                 q, n = q[:, :, :num_queries], num_queries
@@ -86,8 +88,8 @@ class MultiheadAttention(nn.Module):
             b_q = b_kv = None
             if self.in_proj_bias is not None:
                 b_q, b_kv = self.in_proj_bias.split([d, 2 * d])
-            q = self._heads(F.linear(x, w_q, b_q), 1)[0]
-            k, v = self._heads(F.linear(context, w_kv, b_kv), 2).unbind(0)
+            q = self._heads(linear(x, w_q, b_q), 1)[0]
+            k, v = self._heads(linear(context, w_kv, b_kv), 2).unbind(0)
         out = F.scaled_dot_product_attention(
             q, k, v,
             dropout_p=self.attn_drop if self.training else 0.0,
@@ -120,7 +122,7 @@ class MultiheadAttention(nn.Module):
         b_q, b_v = None, 0
         if self.in_proj_bias is not None:
             b_q, _, b_v = self.in_proj_bias.split(d)
-        q = F.linear(x, w_q, b_q).view(b, n, h, d // h)
+        q = linear(x, w_q, b_q).view(b, n, h, d // h)
         q = torch.einsum('blhc,hcd->bhld', q, w_k.view(h, d // h, d))
         q = q * (d // h)**-0.5
         attn = torch.einsum('bhld,bsd->bhls', q, context).softmax(dim=-1)

@@ -9,6 +9,7 @@ from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
 from .attention import MultiheadAttention
+from .linear import Linear
 
 
 class QuickGELU(nn.Module):
@@ -65,8 +66,8 @@ def clip_mlp(width: int,
     hidden = int(width * mlp_ratio)
     act = QuickGELU(inplace=True) if quick_gelu else nn.GELU()
     return nn.Sequential(
-        OrderedDict([('c_fc', nn.Linear(width, hidden)), ('gelu', act),
-                     ('c_proj', nn.Linear(hidden, width))]))
+        OrderedDict([('c_fc', Linear(width, hidden)), ('gelu', act),
+                     ('c_proj', Linear(hidden, width))]))
 
 
 class ResidualAttentionBlock(nn.Module):
