@@ -24,12 +24,13 @@ def layer_shapes(width: int) -> List[tuple]:
             ('mlp.c_proj', 4 * width, width)]
 
 
-def time_ms(stmt: str, x, weight, bias, threads: int) -> float:
+def time_ms(stmt: str, x, weight, bias, threads: int,
+            min_run_time: float) -> float:
     """Median milliseconds of one call of ``stmt``."""
     timer = benchmark.Timer(
         stmt=stmt, globals=dict(x=x, w=weight, b=bias, F=F, torch=torch),
         num_threads=threads)
-    return timer.blocked_autorange(min_run_time=1.0).median * 1e3
+    return timer.blocked_autorange(min_run_time=min_run_time).median * 1e3
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
@@ -40,6 +41,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     p.add_argument('--frames', type=int, default=8)
     p.add_argument('--batches', type=int, nargs='+', default=[1, 4])
     p.add_argument('--threads', type=int, default=torch.get_num_threads())
+    p.add_argument('--min-run-time', type=float, default=1.0,
+                   help='seconds timed per measurement')
     args = p.parse_args(argv)
     if not torch.backends.mkldnn.is_available():
         raise SystemExit('this PyTorch build has no oneDNN')
@@ -58,8 +61,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
                     torch.ops.mkldnn._linear_pointwise(x, w, b, 'none', [],
                                                        ''),
                     F.linear(x, w, b))
-                ms = [time_ms('F.linear(x, w, b)', x, w, b, args.threads),
-                      time_ms(onednn, x, w, b, args.threads)]
+                ms = [time_ms(stmt, x, w, b, args.threads, args.min_run_time)
+                      for stmt in ('F.linear(x, w, b)', onednn)]
                 total = [t + m for t, m in zip(total, ms)]
                 print(f'{batch:>5} {name:<14} {f"{rows}x{k}x{n}":>18} '
                       f'{ms[0]:>9.2f} {ms[1]:>9.2f} {ms[0] / ms[1]:>5.2f}x')
