@@ -2,7 +2,7 @@
 of each op, once with the oneDNN linears of ``mmxclip.models.layers.linear``
 and once with ``F.linear`` everywhere (as before them).
 
-    python tools/analysis/profile_vision.py                     # B/16, 8 frames, batch 1
+    python tools/analysis/profile_vision.py    # B/16, 8 frames, batch 1
     python tools/analysis/profile_vision.py --batch 4 --top 10
 """
 import argparse
