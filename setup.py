@@ -1,6 +1,5 @@
 """mmxclip: X-CLIP (ECCV 2022) as an MMAction2 1.x plugin."""
 import os.path as osp
-
 from setuptools import find_packages, setup
 from setuptools.command.build_py import build_py
 
@@ -44,6 +43,11 @@ setup(
         # (CVE-2025-32434); every third-party load relies on it.
         'torch>=2.6',
         'torchvision',  # open_clip imports it
+        # mmxclip overrides or reads private MMEngine API (each place says
+        # so: grep 'Private MMEngine API'): the hooks' checkpoint saving,
+        # Runner's resume and randomness state, the optimizer wrapper's
+        # accumulation count, the FSDP / DeepSpeed strategies, the file
+        # backend and checkpoint-scheme tables, the FLOP handle table.
         'mmengine>=0.10.7,<0.11',
         # mmaction2 1.2.0 asserts mmcv < 2.2.0; the lite build has no C++
         # ops to compile and X-CLIP needs none.

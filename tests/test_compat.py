@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from mmxclip import compat
+from mmxclip import cli
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -221,9 +221,9 @@ def test_local_scheme_refuses_code_in_pickles(tmp_path):
     torch.save(dict(state_dict=dict(w=torch.zeros(1)), x=_Payload()), path)
     with pytest.raises(Exception, match='os.system|posix.system'):
         CheckpointLoader.load_checkpoint(path)
-    from mmxclip.weights.safe_load import _restricted_getattr
+    from mmxclip.weights.allowlist import restricted_getattr
     with pytest.raises(pickle.UnpicklingError, match='only HistoryBuffer'):
-        _restricted_getattr(os, 'system')
+        restricted_getattr(os, 'system')
 
 
 def _reference_hue(img: np.ndarray, factor: float) -> np.ndarray:
@@ -275,7 +275,7 @@ def test_setup_cpu_distributed_sets_gloo():
     cfg = Config(dict(env_cfg=dict(dist_cfg=dict(backend='nccl'))))
     original = torch.cuda.set_device
     try:
-        compat.setup_cpu_distributed(cfg)
+        cli.setup_cpu_distributed(cfg)
         assert cfg.env_cfg.dist_cfg.backend == 'gloo'
         assert cfg.model_wrapper_cfg.device_ids is None
         torch.cuda.set_device(0)  # harmless now

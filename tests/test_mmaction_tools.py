@@ -19,9 +19,9 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.fileio import load
+from toy_data import ROOT, make_videos
 
 from mmxclip.weights.safe_load import load_pickle
-from toy_data import ROOT, make_videos
 
 TOOLS = osp.join(osp.dirname(mmaction.__file__), '.mim', 'tools')
 
@@ -171,6 +171,7 @@ def test_browse_dataset_pipeline_swap(toy, tmp_path):
     sample, file and step."""
     from mmaction.registry import DATASETS
     from mmaction.visualization import ActionVisualizer
+
     from mmxclip.datasets import BrokenVideoError
     browse = _browse_dataset_module()
     cfg = Config.fromfile(toy['config'])

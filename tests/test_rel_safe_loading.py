@@ -35,14 +35,14 @@ from mmengine.logging import HistoryBuffer
 from mmengine.model import BaseModel
 from mmengine.runner import checkpoint as mmengine_checkpoint
 from mmengine.runner.checkpoint import CheckpointLoader, save_checkpoint
+from payloads import (FIRST_GLOBAL, INERT_NAME, PAYLOADS, REFUSED_EVEN_INERT,
+                      Exec, forget_imports, planted_official, ran)
 from reliability_utils import LoggedMessages
+from weight_files import OFFICIAL, assert_official_logits, load_tool
 
 from mmxclip.apis import init_xclip
 from mmxclip.engine.runner import SafeRunner
-from mmxclip.weights import read_weights, safe_load
-from payloads import (FIRST_GLOBAL, INERT_NAME, PAYLOADS, REFUSED_EVEN_INERT,
-                      Exec, forget_imports, planted_official, ran)
-from weight_files import OFFICIAL, assert_official_logits, load_tool
+from mmxclip.weights import allowlist, read_weights
 
 NAMES = ['a', 'b', 'c', 'd', 'e']
 
@@ -128,16 +128,16 @@ def test_strict_allowlist_is_exact():
     registered = set(unpickler._get_user_allowed_globals())
     assert not {n for n in registered - TORCH_REGISTERED
                 if not _is_builtin_exception(n)}
-    dtypes = {n for n in safe_load.allowed_names()
+    dtypes = {n for n in allowlist.allowed_names()
               if n.startswith('numpy.dtypes.')}
     assert len(dtypes) > 20 and all(
         issubclass(getattr(np.dtypes, n.rsplit('.', 1)[1]), np.dtype)
         for n in dtypes)
-    assert safe_load.allowed_names() == (defaults | registered
+    assert allowlist.allowed_names() == (defaults | registered
                                          | MMXCLIP_ALLOWED | dtypes)
-    with torch.serialization.safe_globals(safe_load.mmengine_safe_globals()):
+    with torch.serialization.safe_globals(allowlist.mmengine_safe_globals()):
         created = unpickler._get_user_allowed_globals()
-    assert created['builtins.getattr'] is safe_load._restricted_getattr
+    assert created['builtins.getattr'] is allowlist.restricted_getattr
     # Beside classes, only these three functions.
     functions = {n for n, obj in created.items()
                  if n not in registered and not isinstance(obj, type)}
@@ -150,7 +150,7 @@ def test_strict_allowlist_is_exact():
     (HistoryBuffer, 'mean'), (HistoryBuffer, 'current'),
     (np.dtypes, 'Float32DType')])
 def test_restricted_getattr_allows_mmengine_uses(obj, name):
-    assert safe_load._restricted_getattr(obj, name) is getattr(obj, name)
+    assert allowlist.restricted_getattr(obj, name) is getattr(obj, name)
 
 
 @pytest.mark.parametrize('obj,name', [
@@ -160,7 +160,7 @@ def test_restricted_getattr_allows_mmengine_uses(obj, name):
 def test_restricted_getattr_refuses_the_rest(obj, name):
     with pytest.raises(pickle.UnpicklingError,
                        match=f'checkpoint asks for getattr.*{name!r}'):
-        safe_load._restricted_getattr(obj, name)
+        allowlist.restricted_getattr(obj, name)
 
 
 # Where a payload is planted in an MMEngine checkpoint: nested containers.

@@ -18,10 +18,10 @@ from mmengine.runner import Runner
 from mmengine.runner.checkpoint import save_checkpoint
 from reliability_utils import (ROOT, LoggedMessages, make_toy_dataset,
                                run_tool, toy_config)
-
-from mmxclip.engine import ExactResumeHook, atomic_io, hooks
-from mmxclip.weights import load_from_local
 from weight_files import load_tool
+
+from mmxclip.engine import ExactResumeHook, atomic_io, exact_resume_hook
+from mmxclip.weights import load_from_local
 
 # 16 training videos, batch 4: 4 iterations per epoch, 2 epochs.
 ITERS_PER_EPOCH, EPOCHS = 4, 2
@@ -148,9 +148,8 @@ RESUME_POINTS = {
 
 
 @pytest.mark.parametrize('loop', ['epoch', 'iter'])
-def test_resumed_run_is_bit_identical_from_every_checkpoint(toy, tmp_path,
-                                                             one_thread,
-                                                             loop):
+def test_resumed_run_is_bit_identical_from_every_checkpoint(
+        toy, tmp_path, one_thread, loop):
     """An uninterrupted run with validation (after each epoch; every 3
     iterations in the iteration loop), and runs resumed from each of its
     checkpoints in fresh work dirs: the same final weights, bit for bit.
@@ -205,10 +204,10 @@ def test_diff_rank_seed_keeps_ranks_apart_and_says_so(monkeypatch):
     runner = SimpleNamespace(_randomness_cfg=cfg.randomness, logger=logger)
     hook = ExactResumeHook()
     hook.after_load_checkpoint(runner, {hook.CHECKPOINT_KEY: state})
-    monkeypatch.setattr(hooks.dist, 'get_world_size', lambda: 2)
+    monkeypatch.setattr(exact_resume_hook.dist, 'get_world_size', lambda: 2)
     assert hook._state_to_restore(runner) is None
     assert any('diff_rank_seed=True' in m for m in logged.messages)
-    monkeypatch.setattr(hooks.dist, 'get_world_size', lambda: 1)
+    monkeypatch.setattr(exact_resume_hook.dist, 'get_world_size', lambda: 1)
     assert hook._state_to_restore(runner) is state
 
 

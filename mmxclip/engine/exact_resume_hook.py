@@ -1,21 +1,15 @@
-"""Hooks that keep long training runs honest.
+"""Make ``--resume`` continue exactly where the checkpoint was taken.
 
-* :class:`FiniteLossHook` stops at the first NaN/inf loss, naming the
-  iteration and the loss key, before a checkpoint of the broken weights is
-  written.
-* :class:`SkippedSamplesHook` counts the broken videos that
-  ``RobustVideoDataset(skip_broken=True)`` replaced, over all dataloader
-  workers and ranks, and logs the total at the end of each epoch and of
-  training.
-* :class:`ExactResumeHook` makes ``--resume`` continue exactly where the
-  checkpoint was taken: it stores the random number generators' states in
-  checkpoints, restores them at the checkpoint's point of the data stream,
-  continues an ``EpochBasedTrainLoop`` from a mid-epoch (iteration-interval)
-  checkpoint instead of re-running the epoch from its start, and keeps
-  validation from consuming training randomness.
+:class:`ExactResumeHook` stores the random number generators' states in
+checkpoints (:func:`get_rng_state`, :func:`set_rng_state`), restores them at
+the checkpoint's point of the data stream (the dataloader proxies
+:class:`_RestoreAfter` and :class:`_ResumeEpoch`), continues an
+``EpochBasedTrainLoop`` from a mid-epoch (iteration-interval) checkpoint
+instead of re-running the epoch from its start, and keeps validation from
+consuming training randomness.
 """
 import random
-from typing import Any, Callable, Dict, Iterator, List, Optional
+from typing import Any, Callable, Dict, Iterator, Optional
 
 import numpy as np
 import torch
@@ -24,116 +18,6 @@ from mmengine import dist
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
 from mmengine.runner import EpochBasedTrainLoop, IterBasedTrainLoop
-
-from ..datasets.video_dataset import SKIPPED_KEY
-
-
-@HOOKS.register_module()
-class FiniteLossHook(Hook):
-    """Stop training when a loss becomes NaN or infinite.
-
-    Checks every ``log_vars`` entry whose key contains ``'loss'`` (the keys
-    MMEngine sums into the total loss) after every ``interval`` iterations.
-    In distributed runs the ranks agree through one ``all_reduce``, so all of
-    them stop together. The hook runs before :class:`CheckpointHook` (which
-    has priority ``VERY_LOW``), so the weights updated from a non-finite loss
-    are never saved.
-
-    Args:
-        interval: Check every ``interval`` iterations.
-    """
-
-    priority = 'ABOVE_NORMAL'
-
-    def __init__(self, interval: int = 1) -> None:
-        if interval < 1:
-            raise ValueError(f'interval must be >= 1, got {interval}')
-        self.interval = interval
-
-    def after_train_iter(self,
-                         runner: Any,
-                         batch_idx: int,
-                         data_batch: Any = None,
-                         outputs: Optional[Dict[str, torch.Tensor]] = None
-                         ) -> None:
-        """Raise if a loss in ``outputs`` is not finite (on any rank).
-
-        Raises:
-            FloatingPointError: Naming the iteration, epoch and loss keys.
-        """
-        if not outputs or not self.every_n_train_iters(runner, self.interval):
-            return
-        values = {k: torch.as_tensor(v).detach().float().cpu()
-                  for k, v in outputs.items() if 'loss' in k}
-        bad = [k for k, v in values.items() if not torch.isfinite(v).all()]
-        flag = torch.tensor(float(bool(bad)))
-        dist.all_reduce(flag, op='max')
-        if flag.item() == 0:
-            return
-        found = ', '.join(f'{k}={values[k].tolist()}' for k in bad)
-        where = f' on this rank: {found}' if bad else ' on another rank'
-        raise FloatingPointError(
-            f'non-finite loss at iteration {runner.iter + 1} (epoch '
-            f'{runner.epoch + 1}){where}; expected finite values for every '
-            f'loss key ({", ".join(values)}). Training stopped before '
-            'this iteration was checkpointed; lower the learning rate, '
-            'check the inputs, or resume from the last checkpoint')
-
-
-@HOOKS.register_module()
-class SkippedSamplesHook(Hook):
-    """Count and log the broken videos skipped by ``skip_broken=True``.
-
-    Each replacement sample carries ``metainfo['skipped_broken']`` (a list
-    of ``dict(index, path, reason)``: the requested sample first, then any
-    broken replacements tried before a good one), which reaches the main
-    process with the batch whatever the number of dataloader workers. The
-    number of replaced samples (requested samples that were broken), summed
-    over all ranks, is logged after every epoch and at the end of training.
-    """
-
-    priority = 'BELOW_NORMAL'
-
-    def __init__(self) -> None:
-        self.epoch_skipped: List[List[dict]] = []
-        self.total = 0
-
-    def after_train_iter(self,
-                         runner: Any,
-                         batch_idx: int,
-                         data_batch: Any = None,
-                         outputs: Any = None) -> None:
-        """Collect the skips recorded in this batch's data samples."""
-        samples = (data_batch or {}).get('data_samples') or []
-        for sample in samples:
-            if SKIPPED_KEY in sample.metainfo:
-                self.epoch_skipped.append(sample.metainfo[SKIPPED_KEY])
-
-    def after_train_epoch(self, runner: Any) -> None:
-        """Log this epoch's skips (all ranks) and add them to the total."""
-        count = self._reduce(len(self.epoch_skipped))
-        self.total += count
-        if count:
-            paths = sorted({s['path'] for chain in self.epoch_skipped
-                            for s in chain})
-            runner.logger.warning(
-                f'skip_broken: {count} broken training samples were '
-                f'replaced in epoch {runner.epoch + 1}; on this rank: '
-                f'{paths}')
-        self.epoch_skipped = []
-
-    def after_train(self, runner: Any) -> None:
-        """Log the number of skips over the whole run."""
-        runner.logger.info(
-            f'skip_broken: {self.total} broken training samples were '
-            'skipped and replaced in this run')
-
-    @staticmethod
-    def _reduce(count: int) -> int:
-        """Sum a count over all ranks."""
-        total = torch.tensor(count, dtype=torch.int64)
-        dist.all_reduce(total, op='sum')
-        return int(total.item())
 
 
 def get_rng_state() -> Dict[str, Any]:
@@ -338,6 +222,8 @@ class ExactResumeHook(Hook):
                 'ExactResumeHook: the checkpoint has no random generator '
                 'state (saved without this hook); the resumed run continues '
                 'with freshly seeded generators')
+        # Private MMEngine API: Runner._randomness_cfg (no public getter);
+        # why setup.py pins mmengine<0.11.
         elif (dist.get_world_size() > 1
               and runner._randomness_cfg.get('diff_rank_seed', False)):
             runner.logger.warning(

@@ -4,9 +4,10 @@
 behave as MMAction2's own tools; what they share lives here: the common
 arguments (``--work-dir``, ``--cfg-options``, ``--launcher``,
 ``--local_rank``), the default work directory, warnings for
-``--cfg-options`` keys the config does not have, CPU-only distributed
-launches and building the runner. The tools that run a checkpoint over
-video files (``zero_shot.py``, ``extract_features.py``,
+``--cfg-options`` keys the config does not have, distributed launches on
+CPU (the gloo switch, :func:`setup_cpu_distributed`: the one place that
+knows about it) and building the runner. The tools that run a checkpoint
+over video files (``zero_shot.py``, ``extract_features.py``,
 ``search_videos.py``) share their video and model arguments
 (:func:`add_video_args`, :func:`video_list`) and the process group of
 ``--launcher pytorch`` (:func:`init_tool_dist`).
@@ -21,8 +22,6 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import torch
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
-
-from .compat import allow_cpu_set_device, setup_cpu_distributed
 
 
 def add_common_args(parser: argparse.ArgumentParser) -> None:
@@ -119,7 +118,7 @@ def finish_config(cfg: Config, args: argparse.Namespace) -> Config:
     ``--work-dir``, else the
     config's ``work_dir``, else ``./work_dirs/<config name>``. With a
     distributed launcher on a machine without CUDA, the run is switched to
-    CPU processes talking gloo (:func:`mmxclip.compat.setup_cpu_distributed`);
+    CPU processes talking gloo (:func:`setup_cpu_distributed`);
     on GPUs nothing changes.
 
     Args:
@@ -143,6 +142,37 @@ def finish_config(cfg: Config, args: argparse.Namespace) -> Config:
     if args.launcher != 'none' and not torch.cuda.is_available():
         setup_cpu_distributed(cfg)
     return cfg
+
+
+def allow_cpu_set_device() -> None:
+    """Make ``torch.cuda.set_device`` a no-op on a machine without CUDA:
+    MMEngine's ``init_dist`` calls it for every launcher."""
+    if not torch.cuda.is_available():
+        torch.cuda.set_device = lambda device: None
+
+
+def setup_cpu_distributed(cfg: Any) -> None:
+    """Let a distributed launch run on CPU processes (gloo).
+
+    Only for machines without CUDA: makes ``torch.cuda.set_device`` a no-op,
+    which MMEngine calls for every launcher, and sets the gloo backend and a
+    DDP wrapper without device ids in ``cfg`` (for ``FSDPStrategy``, FSDP's
+    ``device_id='cpu'``).
+
+    Args:
+        cfg: The MMEngine config, changed in place.
+    """
+    if torch.cuda.is_available():
+        return
+    allow_cpu_set_device()
+    cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})
+    cfg.env_cfg.dist_cfg['backend'] = 'gloo'
+    cfg.model_wrapper_cfg = dict(
+        type='MMDistributedDataParallel', device_ids=None)
+    strategy = cfg.get('strategy') or {}
+    if strategy.get('type') == 'FSDPStrategy':
+        # MMEngine gives FSDP the local rank, a CUDA device index.
+        strategy.setdefault('model_wrapper', {})['device_id'] = 'cpu'
 
 
 def build_runner(cfg: Config) -> Runner:
