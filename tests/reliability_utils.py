@@ -10,11 +10,10 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
+from mmxclip.datasets.toy import make_toy_dataset, write_video
+
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 PYTHON = sys.executable
-sys.path.insert(0, osp.join(ROOT, 'tools', 'data'))
-
-from make_toy_dataset import make_toy_dataset, write_video  # noqa: E402
 
 
 def random_video(path: str, num_frames: int, height: int, width: int,

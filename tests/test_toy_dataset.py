@@ -1,8 +1,6 @@
-"""Tests for tools/data/make_toy_dataset.py and
-tools/analysis/toy_accuracy.py."""
-import importlib.util
+"""Tests for mmxclip.datasets.toy, its command line
+tools/data/make_toy_dataset.py and tools/analysis/toy_accuracy.py."""
 import os.path as osp
-import sys
 from collections import Counter
 
 import decord
@@ -10,12 +8,12 @@ import numpy as np
 import pytest
 import torch
 from mmengine.evaluator import DumpResults
-
 from weight_files import load_tool
 
-_SCRIPT = osp.join(
-    osp.dirname(osp.dirname(osp.abspath(__file__))), 'tools', 'data',
-    'make_toy_dataset.py')
+from mmxclip.datasets import toy as mtd
+from mmxclip.datasets.toy import colors
+
+make_toy_tool = load_tool('data/make_toy_dataset.py')
 
 EXPECTED_CLASSES = [
     'moving left',
@@ -30,20 +28,6 @@ EXPECTED_CLASSES = [
 PAIRS = [(0, 1), (2, 3), (4, 5), (6, 7)]
 
 N_TRAIN, N_VAL, SIZE, FRAMES, SEED = 3, 1, 32, 16, 7
-
-
-def _load_module():
-    name = 'make_toy_dataset'
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, _SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses need the module registered
-    spec.loader.exec_module(module)
-    return module
-
-
-mtd = _load_module()
 
 
 def _generate(out_dir):
@@ -174,7 +158,8 @@ def test_motion_direction_in_decoded_video(dataset):
             grow = last.sum() - first.sum()
             assert grow * (1 if label == 4 else -1) > 20, rec['filename']
         else:
-            # Angle of the object's centroid around the frame centre, unwrapped;
+            # Angle of the object's centroid around the frame centre,
+            # unwrapped;
             # it grows for clockwise on screen (y points down).
             cents = [np.nonzero(m)[::-1] for m in mask]
             phi = np.unwrap([
@@ -187,11 +172,10 @@ def test_motion_direction_in_decoded_video(dataset):
 def test_clockwise_convention():
     """Increasing angles turn the shape clockwise on screen (y points down)."""
     angles = np.array([0.0, 30.0])
-    spec = mtd.VideoSpec(
+    frames = [mtd.render_video(mtd.VideoSpec(
         label=6, shape='triangle', color=(255, 255, 255), bg_color=(0, 0, 0),
-        noise_std=0.0, noise_seed=0, centers=np.full((2, 2), 16.0),
-        radii=np.full(2, 12.0), angles=angles)
-    frames = mtd.render_video(spec, 32)
+        noise_std=0.0, noise_seed=0, centers=np.full((1, 2), 16.0),
+        radii=np.full(1, 12.0), angle=angle), 32)[0] for angle in angles]
     for frame, angle in zip(frames, angles):
         ys, xs = np.nonzero(frame[..., 0] > 128)
         # The apex is the object pixel farthest from the centre.
@@ -240,7 +224,7 @@ def test_pairs_are_time_reversals(pair):
             spec_b.shape, spec_b.color, spec_b.bg_color)
         np.testing.assert_array_equal(spec_a.centers, spec_b.centers[::-1])
         np.testing.assert_array_equal(spec_a.radii, spec_b.radii[::-1])
-        np.testing.assert_array_equal(spec_a.angles, spec_b.angles[::-1])
+        assert spec_a.angle == spec_b.angle
     frames_a = mtd.render_video(spec_a, SIZE)
     frames_b = mtd.render_video(spec_b, SIZE)
     np.testing.assert_array_equal(frames_a, frames_b[::-1])
@@ -255,9 +239,11 @@ def test_order_free_statistics_match_within_pair(dataset, pair):
     a, b = pair
     for split in ('train', 'val'):
         recs = result['videos'][split]
-        for key in ('centers', 'radii', 'angles'):
-            vals_a = np.concatenate([r[key] for r in recs if r['label'] == a])
-            vals_b = np.concatenate([r[key] for r in recs if r['label'] == b])
+        for key in ('centers', 'radii', 'angle'):
+            vals_a = np.concatenate(
+                [np.atleast_1d(r[key]) for r in recs if r['label'] == a])
+            vals_b = np.concatenate(
+                [np.atleast_1d(r[key]) for r in recs if r['label'] == b])
             np.testing.assert_allclose(
                 np.sort(vals_a, axis=0), np.sort(vals_b, axis=0))
     # Sanity: the motion is not trivial, e.g. left/right start elsewhere.
@@ -276,7 +262,7 @@ def test_motion_is_large_enough_for_8_frame_sampling():
         for i in range(50):
             spec = mtd.sample_video_spec(label, np.random.default_rng(i),
                                          SIZE, FRAMES)
-            c, r, ang = spec.centers[::2], spec.radii[::2], spec.angles[::2]
+            c, r = spec.centers[::2], spec.radii[::2]
             if label <= 3:
                 step = np.abs(np.diff(c, axis=0)).max(axis=1)
                 assert step.min() > 1.0  # pixels per sampled frame
@@ -289,7 +275,7 @@ def test_motion_is_large_enough_for_8_frame_sampling():
                 # visible, and far below the 180 degrees where the direction
                 # of a step around the circle is ambiguous
                 assert step.min() > 20 and step.max() < 40
-                assert np.ptp(ang) == 0  # the shape itself does not spin
+                assert np.ndim(spec.angle) == 0  # the shape does not spin
 
 
 @pytest.mark.parametrize('kwargs,exc', [
@@ -310,8 +296,9 @@ def test_bad_arguments(tmp_path, kwargs, exc):
 
 def test_cli(tmp_path, capsys):
     out = tmp_path / 'cli'
-    mtd.main([str(out), '--train-per-class', '1', '--val-per-class', '1',
-              '--frames', '8', '--seed', '3'])
+    make_toy_tool.main([str(out), '--train-per-class', '1',
+                        '--val-per-class', '1', '--frames', '8', '--seed',
+                        '3'])
     summary = capsys.readouterr().out.strip()
     assert '8 train' in summary and '8 val' in summary and str(out) in summary
     entries = _read_list(str(out / 'train.txt'))
@@ -319,16 +306,16 @@ def test_cli(tmp_path, capsys):
     frames = _read_video(str(out / 'videos' / entries[0][0]))
     assert frames.shape == (8, 32, 32, 3)
     with pytest.raises(SystemExit):
-        mtd.main([str(tmp_path / 'bad'), '--train-per-class', '-1'])
+        make_toy_tool.main([str(tmp_path / 'bad'), '--train-per-class', '-1'])
 
 
 def test_bright_object_on_dark_background(dataset):
     """Object and background lumas lie in disjoint ranges, hues vary."""
     _, result = dataset
     recs = result['videos']['train'] + result['videos']['val']
-    fg = np.array([mtd._luma(r['color']) for r in recs])
-    bg = np.array([mtd._luma(r['bg_color']) for r in recs])
-    assert fg.min() >= mtd._MIN_FG_LUMA > mtd._MAX_BG_LUMA >= bg.max()
+    fg = np.array([colors.luma(r['color']) for r in recs])
+    bg = np.array([colors.luma(r['bg_color']) for r in recs])
+    assert fg.min() >= colors.MIN_FG_LUMA > colors.MAX_BG_LUMA >= bg.max()
     # one colour per twin pair
     assert len({tuple(r['color']) for r in recs}) == len(recs) // 2
 
@@ -362,3 +349,16 @@ def test_toy_accuracy_tool_on_known_predictions(tmp_path, capsys):
     assert capsys.readouterr().out == (
         '8 videos: top-1 50.0%, motion kind 75.0%, direction pairs 62.5% '
         '(chance 50%)\n')
+
+
+def test_default_size_is_what_the_toy_config_is_made_for():
+    """One definition of the toy dataset's size: the generator's default,
+    which the command line and tools/run_toy.sh rely on."""
+    assert (mtd.TRAIN_PER_CLASS, mtd.VAL_PER_CLASS) == (150, 10)
+    args = make_toy_tool.parse_args(['out'])
+    assert (args.train_per_class, args.val_per_class) == (150, 10)
+    root = osp.dirname(osp.dirname(osp.abspath(__file__)))
+    with open(osp.join(root, 'tools', 'run_toy.sh')) as f:
+        script = f.read()
+    assert 'make_toy_dataset.py data/toy\n' in script
+    assert '--train-per-class' not in script

@@ -1,21 +1,7 @@
-"""Tiny generated video datasets for the tests (tools/data/make_toy_dataset.py)."""
-import importlib.util
+"""Tiny generated video datasets for the tests (mmxclip.datasets.toy)."""
 import os.path as osp
-import sys
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-
-
-def toy_generator():
-    """tools/data/make_toy_dataset.py as a module (registered once)."""
-    name = 'make_toy_dataset'
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            name, osp.join(ROOT, 'tools', 'data', 'make_toy_dataset.py'))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module  # dataclasses need the module registered
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+from mmxclip.datasets.toy import make_toy_dataset
 
 
 def make_videos(out_dir, train_per_class: int = 1,
@@ -26,7 +12,7 @@ def make_videos(out_dir, train_per_class: int = 1,
         dict: ``root``, ``ann_file`` (train list), ``val_ann_file``,
         ``data_prefix`` (video folder) and ``class_file``.
     """
-    info = toy_generator().make_toy_dataset(
+    info = make_toy_dataset(
         str(out_dir), num_train_per_class=train_per_class,
         num_val_per_class=val_per_class)
     return dict(
