@@ -12,10 +12,12 @@ import torch
 from mmaction.registry import DATASETS, MODELS
 from mmaction.structures import ActionDataSample
 from mmengine.config import Config
-
 from test_models import one_view_at_a_time
 from toy_data import make_videos
 from weight_files import meta_build
+
+from mmxclip.apis import test_pipeline
+from mmxclip.weights.arch import IMAGENET_MEAN, IMAGENET_STD
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', '*.py')))
@@ -188,3 +190,21 @@ def test_cct_snippet_in_a_stock_timesformer_config(tmp_path):
     plain = decay(stock_only)
     assert plain['backbone.positional_embedding'] == base
     assert plain['backbone.class_embedding'] == base
+
+
+def test_config_copies_of_shared_facts_match_their_definitions():
+    """Text configs cannot import mmxclip: their copies of X-CLIP's test
+    pipelines and input statistics must equal the definitions."""
+    base = osp.join(ROOT, 'configs', '_base_')
+    data = Config.fromfile(osp.join(base, 'datasets', 'kinetics400_xclip.py'))
+    one_view = test_pipeline(8, 224)
+    assert one_view[1].pop('num_views') == 1  # SegmentSampleFrames' default
+    assert data.val_pipeline == one_view
+    views = test_pipeline(8, 224, num_clips=4, num_crops=3)
+    # The published multi-view test draws its clips at random (seeded).
+    del views[1]['test_mode']
+    views[1]['seed'] = 0
+    assert data.test_pipeline == views
+    model = Config.fromfile(osp.join(base, 'models', 'xclip_vit_b16.py'))
+    assert model.model.data_preprocessor.mean == IMAGENET_MEAN
+    assert model.model.data_preprocessor.std == IMAGENET_STD

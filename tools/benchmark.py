@@ -56,13 +56,14 @@ from typing import Callable, Dict, Iterator, List, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
-
-import mmxclip  # noqa: F401  (stack fixes, registries)
 from mmaction.registry import MODELS
 from mmaction.structures import ActionDataSample
 from mmaction.utils import register_all_modules
+from torch import Tensor, nn
+
+import mmxclip  # noqa: F401  (stack fixes, registries)
 from mmxclip.models.heads import tokenize
+from mmxclip.models.layers import default_num_heads
 from mmxclip.weights import (hf_to_mmxclip, infer_model_config,
                              resolve_hf_config)
 
@@ -127,18 +128,18 @@ def hf_config(spec: ModelSpec, frames: int):
         projection_dim=e,
         prompt_layers=2,
         prompt_alpha=0.1,
-        prompt_num_attention_heads=max(e // 64, 1),
+        prompt_num_attention_heads=default_num_heads(e),
         text_config=dict(hidden_size=tw, intermediate_size=4 * tw,
                          num_hidden_layers=spec.text_layers,
-                         num_attention_heads=max(tw // 64, 1)),
+                         num_attention_heads=default_num_heads(tw)),
         vision_config=dict(hidden_size=w, intermediate_size=4 * w,
                            num_hidden_layers=spec.layers,
-                           num_attention_heads=max(w // 64, 1),
+                           num_attention_heads=default_num_heads(w),
                            image_size=spec.image, patch_size=spec.patch,
                            num_frames=frames, mit_hidden_size=e,
                            mit_intermediate_size=4 * e,
                            mit_num_hidden_layers=1,
-                           mit_num_attention_heads=max(e // 64, 1)))
+                           mit_num_attention_heads=default_num_heads(e)))
 
 
 def build_pair(spec: ModelSpec, frames: int, names: Sequence[str],
