@@ -1,10 +1,11 @@
 import os
 import sys
 
-import mmxclip  # noqa: F401  (stack fixes first, then the registries)
 import pytest
 import torch
 from mmaction.utils import register_all_modules
+
+import mmxclip  # noqa: F401  (stack fixes first, then the registries)
 
 sys.path.insert(0, os.path.dirname(__file__))
 register_all_modules(init_default_scope=True)

@@ -1,4 +1,5 @@
-"""Tiny random HuggingFace X-CLIP models and their mmxclip twins (tests only)."""
+"""Tiny random HuggingFace X-CLIP models and their mmxclip twins (tests
+only)."""
 from typing import Dict, Tuple
 
 import torch

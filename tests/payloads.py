@@ -13,7 +13,6 @@ import time
 import types
 
 import torch
-
 from weight_files import OFFICIAL
 
 

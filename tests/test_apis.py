@@ -4,14 +4,14 @@ import os.path as osp
 
 import pytest
 import torch
+from hf_reference import CLASS_NAMES, random_hf_model
 from mmaction.apis import inference_recognizer, init_recognizer
 from mmengine.config import Config
 from mmengine.dataset import Compose, pseudo_collate
-
-from hf_reference import CLASS_NAMES, random_hf_model
-from mmxclip.apis import init_xclip, zero_shot
 from test_models import one_view_at_a_time
 from weight_files import assert_same_logits, converted_tiny_xclip, write_video
+
+from mmxclip.apis import init_xclip, zero_shot
 
 
 @pytest.fixture(scope='module')
@@ -28,8 +28,8 @@ def converted(hf_model, tmp_path_factory):
     return ckpt, video
 
 
-def test_converted_checkpoint_rebuilds_with_its_class_names(converted,
-                                                           hf_model):
+def test_converted_checkpoint_rebuilds_with_its_class_names(
+        converted, hf_model):
     ckpt, _ = converted
     model = init_xclip(ckpt)
     assert model.cls_head.class_names == CLASS_NAMES

@@ -16,12 +16,12 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx2 as httpx
 import pytest
 import uvicorn
-from starlette.testclient import TestClient
-
 from hf_reference import CLASS_NAMES, random_hf_model
+from starlette.testclient import TestClient
+from weight_files import converted_tiny_xclip, load_tool, write_video
+
 from mmxclip.apis import init_xclip, recognize
 from mmxclip.apis.demo_app import create_app
-from weight_files import converted_tiny_xclip, load_tool, write_video
 
 LABELS = ['playing guitar', 'riding a bike', 'swimming', 'cooking pasta']
 

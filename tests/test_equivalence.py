@@ -1,13 +1,12 @@
 """mmxclip reproduces HuggingFace's X-CLIP numerically (float32)."""
 import pytest
 import torch
+from hf_reference import (hf_logits, mmxclip_config_for, random_hf_model,
+                          random_videos)
 from mmaction.registry import MODELS
 from mmaction.structures import ActionDataSample
 
-from hf_reference import (hf_logits, mmxclip_config_for, random_hf_model,
-                          random_videos)
 from mmxclip.weights import hf_to_mmxclip
-
 
 CONFIGS = [dict(patch=16, frames=4, layers=2, image=32),
            dict(patch=32, frames=8, layers=3, image=64)]
@@ -22,11 +21,15 @@ def build_converted(hf_model):
     return model
 
 
+def config_id(c):
+    return 'p{patch}f{frames}l{layers}'.format(**c)
+
+
 def rel_err(a, b):
     return ((a - b).abs().max() / b.abs().max()).item()
 
 
-@pytest.mark.parametrize('cfg', CONFIGS, ids=lambda c: 'p{patch}f{frames}l{layers}'.format(**c))
+@pytest.mark.parametrize('cfg', CONFIGS, ids=config_id)
 def test_predict_matches_hf_logits(cfg):
     hf = random_hf_model(seed=cfg['frames'], **cfg)
     model = build_converted(hf)
@@ -43,7 +46,7 @@ def test_predict_matches_hf_logits(cfg):
         assert ref.std() > 0.1  # the logits discriminate, not a constant
 
 
-@pytest.mark.parametrize('cfg', CONFIGS, ids=lambda c: 'p{patch}f{frames}l{layers}'.format(**c))
+@pytest.mark.parametrize('cfg', CONFIGS, ids=config_id)
 def test_backbone_matches_hf_vision_model(cfg):
     hf = random_hf_model(seed=3, **cfg)
     model = build_converted(hf)

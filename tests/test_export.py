@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 import torch
 from mmaction.structures import ActionDataSample
+from tiny_xclip import save_tiny_xclip
+from weight_files import load_tool, write_video
 
 from mmxclip.apis import init_xclip, recognize
 from mmxclip.deploy import FixedClassXCLIP, export_onnx
-from tiny_xclip import save_tiny_xclip
-from weight_files import load_tool, write_video
 
 ort = pytest.importorskip('onnxruntime')
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))

@@ -11,14 +11,14 @@ import pytest
 import torch
 from mmengine.dataset import pseudo_collate
 from reliability_utils import free_port, run_tool
+from tiny_xclip import save_tiny_xclip, tiny_xclip
+from weight_files import load_tool, write_video
 
 from mmxclip.apis import extract_features, init_xclip, iter_features
 from mmxclip.apis.feature_files import load_features, read_header
 from mmxclip.apis.pipeline import inference_pipeline, load_video
 from mmxclip.datasets import BrokenVideoError
 from mmxclip.models.layers import MultiheadAttention
-from tiny_xclip import save_tiny_xclip, tiny_xclip
-from weight_files import load_tool, write_video
 
 
 @pytest.fixture(scope='module')

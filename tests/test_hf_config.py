@@ -9,14 +9,13 @@ import json
 import pytest
 import torch
 import transformers
+from hf_reference import CLASS_NAMES, hf_logits, random_hf_model, random_videos
+from weight_files import assert_same_logits
 
-from hf_reference import (CLASS_NAMES, hf_logits, random_hf_model,
-                          random_videos)
 from mmxclip.apis import init_xclip
 from mmxclip.weights import resolve_hf_config
 from mmxclip.weights.hf_config import (TEXT_DEFAULTS, TOP_DEFAULTS,
                                        VISION_DEFAULTS)
-from weight_files import assert_same_logits
 
 # Keys whose values below are HF's defaults (dropped in the 'defaults'
 # layouts); the rest are not.
@@ -29,8 +28,7 @@ DEFAULTED = dict(
 
 
 def test_default_tables_are_transformers_defaults():
-    from transformers import (XCLIPConfig, XCLIPTextConfig,
-                              XCLIPVisionConfig)
+    from transformers import XCLIPConfig, XCLIPTextConfig, XCLIPVisionConfig
     for table, cls in ((TEXT_DEFAULTS, XCLIPTextConfig),
                        (VISION_DEFAULTS, XCLIPVisionConfig),
                        (TOP_DEFAULTS, XCLIPConfig)):

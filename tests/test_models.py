@@ -345,4 +345,3 @@ def test_bf16_autocast_half_residual_stream_float32_logits(monkeypatch):
     assert losses['loss_cls'].dtype == torch.float32
     assert torch.isfinite(losses['loss_cls'])
     losses['loss_cls'].backward()
-

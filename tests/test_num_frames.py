@@ -9,13 +9,13 @@ import torch
 from mmaction.registry import MODELS
 from mmengine.runner.checkpoint import load_checkpoint
 from reliability_utils import LoggedMessages
+from tiny_xclip import LABELS, save_tiny_xclip, tiny_xclip_cfg
+from weight_files import load_tool, write_video
 
 from mmxclip.apis import init_xclip, recognize
 from mmxclip.models.layers import resize_temporal_pos_embed
 from mmxclip.models.necks import MITNeck, mit
 from mmxclip.weights import check_state_dict
-from tiny_xclip import LABELS, save_tiny_xclip, tiny_xclip_cfg
-from weight_files import load_tool, write_video
 
 
 def by_hand(table: np.ndarray, frames: int) -> np.ndarray:

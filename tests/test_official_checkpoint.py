@@ -19,11 +19,11 @@ from mmaction.registry import MODELS
 from mmengine.config import Config
 from mmengine.runner.checkpoint import CheckpointLoader
 from reliability_utils import ROOT, LoggedMessages
+from weight_files import (OFFICIAL, assert_official_logits, load_tool,
+                          meta_build)
 
 from mmxclip.apis import init_xclip
 from mmxclip.weights import check_state_dict, load_inert, read_weights
-from weight_files import (OFFICIAL, assert_official_logits, load_tool,
-                          meta_build)
 
 NAMES = ['a', 'b', 'c', 'd', 'e']
 

@@ -8,6 +8,7 @@ import os.path as osp
 import random
 
 import numpy as np
+import official_recipe as R
 import pytest
 import torch
 import torch.nn.functional as F
@@ -16,10 +17,9 @@ from mmaction.structures import ActionDataSample
 from mmengine.config import Config
 from mmengine.dataset import Compose
 from mmengine.optim import build_optim_wrapper
-
-import official_recipe as R
 from test_configs import meta_build
 from weight_files import load_tool
+
 from mmxclip.weights import official_to_mmxclip
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))

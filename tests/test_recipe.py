@@ -16,7 +16,6 @@ from mmengine.logging import MMLogger
 from mmengine.optim import build_optim_wrapper
 from mmengine.optim.optimizer import amp_optimizer_wrapper
 from mmengine.runner import Runner
-
 from test_models import one_view_at_a_time
 from weight_files import load_tool
 
@@ -199,8 +198,8 @@ def test_train_tool_amp_and_auto_scale_lr(config, gpus, monkeypatch):
     args = tool.get_args([path, '--amp', '--auto-scale-lr'])
     cfg = tool.merge_train_args(Config.fromfile(path), args)
     wrapper_cfg = cfg.optim_wrapper
-    assert (wrapper_cfg.type, wrapper_cfg.loss_scale) == ('AmpOptimWrapper',
-                                                         'dynamic')
+    assert (wrapper_cfg.type,
+            wrapper_cfg.loss_scale) == ('AmpOptimWrapper', 'dynamic')
     assert cfg.auto_scale_lr.enable
     # The wrapper's constructor refuses CPU-only machines; nothing else
     # about it needs CUDA here.
@@ -233,4 +232,3 @@ def test_train_tool_amp_refuses_other_wrappers(tmp_path):
                        "'ApexOptimWrapper'"):
         tool.merge_train_args(Config.fromfile(str(path)),
                               tool.get_args([str(path), '--amp']))
-

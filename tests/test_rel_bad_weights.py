@@ -11,10 +11,10 @@ from mmengine.registry import init_default_scope
 from mmengine.runner.checkpoint import (CheckpointLoader, load_checkpoint,
                                         save_checkpoint)
 from reliability_utils import toy_config
+from weight_files import OFFICIAL
 
 from mmxclip.apis import init_xclip
 from mmxclip.weights import load_inert, read_weights
-from weight_files import OFFICIAL
 
 
 @pytest.fixture(scope='module')

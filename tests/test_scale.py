@@ -24,10 +24,9 @@ from reliability_utils import (PYTHON, ROOT, free_port, launch,
                                make_toy_dataset, run_tool)
 from test_configs import load, meta_build
 
-from mmxclip.weights import load_from_local
 from mmxclip.engine.fsdp import FSDP_UNITS
 from mmxclip.engine.scalar_params import frozen_scalars_to_buffers
-from mmxclip.weights import read_weights
+from mmxclip.weights import load_from_local, read_weights
 from mmxclip.weights.sharded import read_sharded_checkpoint
 
 SCALE = sorted(glob.glob(osp.join(ROOT, 'configs', 'scale', '*.py')))
@@ -110,7 +109,8 @@ def toy(tmp_path_factory):
 def _config(toy, work, kind, batch_size):
     """The lockstep toy config with SGD and momentum (AdamW turns the
     rounding noise of the exactly-zero key-bias gradients into +-lr steps)
-    and a checkpoint every epoch (2 kept); ``kind``: 'plain', 'fsdp', 'zero2' or
+    and a checkpoint every epoch (2 kept); ``kind``: 'plain', 'fsdp', 'zero2'
+    or
     'zero3', the scale configs' base strategies."""
     cfg = lockstep_toy_config(toy['out_dir'], work, batch_size, 1)
     # Keeping 2 makes the checkpoints record which ones are kept, so a run

@@ -12,9 +12,9 @@ from mmengine.hooks import Hook
 from mmengine.model import BaseModel
 from mmengine.runner import Runner
 from torch import nn
+from weight_files import load_tool
 
 from mmxclip.engine import TimmCosineLR
-from weight_files import load_tool
 
 # Training runs in this process: one thread (see conftest.one_thread).
 pytestmark = pytest.mark.usefixtures('one_thread')

@@ -12,14 +12,14 @@ import numpy as np
 import pytest
 import torch
 from mmengine.dataset import pseudo_collate
+from tiny_xclip import LABELS, save_tiny_xclip
+from weight_files import load_tool, write_video
 
 from mmxclip.apis import init_xclip, recognize
 from mmxclip.apis.pipeline import inference_pipeline, load_video
 from mmxclip.engine import WorkDirBusyError
 from mmxclip.models.heads import tokenize
 from mmxclip.retrieval import VideoIndex, index_model, score_videos, search
-from tiny_xclip import LABELS, save_tiny_xclip
-from weight_files import load_tool, write_video
 
 
 @pytest.fixture(scope='module')

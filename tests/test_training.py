@@ -16,7 +16,6 @@ from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from mmengine.fileio import load
 from mmengine.runner import Runner, load_checkpoint
-
 from test_models import one_view_at_a_time
 from toy_data import ROOT, make_videos
 

@@ -6,18 +6,17 @@ import os
 import open_clip
 import pytest
 import torch
+from hf_reference import CLASS_NAMES, random_hf_model, tiny_hf_config
 from mmaction.registry import MODELS
 from reliability_utils import LoggedMessages
+from weight_files import (OFFICIAL, assert_same_logits, official_rule_hf_model,
+                          rel_err, save_official, save_torchscript,
+                          tiny_open_clip)
 
-from hf_reference import CLASS_NAMES, random_hf_model, tiny_hf_config
 from mmxclip.apis import init_xclip
 from mmxclip.models.heads import tokenize
-from mmxclip.weights import (check_state_dict, clip_to_mmxclip,
-                             hf_to_official, infer_model_config, load_inert,
-                             read_weights)
-from weight_files import (OFFICIAL, assert_same_logits,
-                          official_rule_hf_model, rel_err, save_official,
-                          save_torchscript, tiny_open_clip)
+from mmxclip.weights import (check_state_dict, clip_to_mmxclip, hf_to_official,
+                             infer_model_config, load_inert, read_weights)
 
 
 @pytest.fixture(scope='module')

@@ -13,14 +13,14 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from hf_reference import CLASS_NAMES, random_hf_model
 from mmengine.config import Config
 from mmengine.dataset import Compose
 from mmengine.registry import init_default_scope
+from weight_files import converted_tiny_xclip, load_tool, write_video
 
-from hf_reference import CLASS_NAMES, random_hf_model
 from mmxclip.apis import init_xclip, zero_shot
 from mmxclip.models.heads import load_class_names
-from weight_files import converted_tiny_xclip, load_tool, write_video
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
@@ -263,8 +263,8 @@ def test_zero_shot_label_file(workspace, tmp_path, capsys):
     assert capsys.readouterr().out == table
     ranking = zero_shot(init_xclip(ckpt, labels), videos[2], topk=3)
     rows = table.splitlines()[2:5]
-    assert [row.split()[-1] for row in rows] == [f'{p:.4f}'
-                                                  for _, p in ranking]
+    assert [row.split()[-1] for row in rows] == [
+        f'{p:.4f}' for _, p in ranking]
     assert [name in row for row, (name, _) in zip(rows, ranking)] == [
         True] * 3
     path.write_text('a dog\n\ncooking pasta\n')
@@ -305,6 +305,7 @@ def test_mmaction_inferencer_on_converted_config(workspace, tmp_path):
     crashed on ``None.dataset_meta`` before), the scores are init_xclip's,
     and the drawn frames carry the class names."""
     from mmaction.apis.inferencers import MMAction2Inferencer
+
     from mmxclip.apis import init_xclip, zero_shot
     folder, videos, ckpt = workspace
     config = osp.splitext(ckpt)[0] + '.py'
@@ -380,8 +381,8 @@ def test_zero_and_few_shot_configs(path, workspace, monkeypatch):
         names = CLASS_NAMES
     assert cfg.test_pipeline[1] == dict(type='SegmentSampleFrames',
                                         num_segments=32, test_mode=True)
-    assert [t['type'] for t in cfg.test_pipeline][3:5] == ['Resize',
-                                                            'CenterCrop']
+    assert [t['type'] for t in cfg.test_pipeline][3:5] == [
+        'Resize', 'CenterCrop']
     sample = Compose(cfg.test_pipeline)(dict(
         filename=videos[0], label=0, start_index=0, modality='RGB'))
     assert tuple(sample['inputs'].shape) == (1, 3, 32, 224, 224)
@@ -458,7 +459,9 @@ def test_test_splits_reports_each_split_and_mean_std(workspace, tmp_path,
     reports exactly these and their mean and std; a broken split is named
     and the others still run."""
     import json
+
     import numpy as np
+
     from mmxclip.apis import init_xclip, zero_shot
     folder, videos, ckpt = workspace
     base = osp.splitext(ckpt)[0] + '.py'

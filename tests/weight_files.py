@@ -6,10 +6,10 @@ import os.path as osp
 import cv2
 import numpy as np
 import torch
-from mmaction.registry import MODELS
-
 from hf_reference import (hf_logits, random_hf_model, random_videos,
                           tiny_hf_config)
+from mmaction.registry import MODELS
+
 from mmxclip.weights import hf_to_official
 
 # What the official X-CLIP training code wrote (tests/fixtures/

@@ -2,8 +2,10 @@
 ``torch.ops.mkldnn._linear_pointwise``, which ``mmxclip.models.layers.linear``
 uses for CPU inference, on the linear layers of a CLIP ViT block.
 
-    python tools/analysis/benchmark_gemm.py                    # ViT-B/16, 8 frames, batch 1 and 4
-    python tools/analysis/benchmark_gemm.py --width 1024 --tokens 257 --batches 1
+    # ViT-B/16, 8 frames, batch 1 and 4
+    python tools/analysis/benchmark_gemm.py
+    python tools/analysis/benchmark_gemm.py --width 1024 --tokens 257 \
+        --batches 1
 
 Prints one row per layer and batch (milliseconds per call, median of
 ``torch.utils.benchmark``'s adaptive runs, and the ratio) and one per block.
