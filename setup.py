@@ -71,11 +71,12 @@ setup(
         # onnx + onnxscript: torch.onnx's dynamo exporter (tools/export.py);
         # onnxruntime runs the export in tests/test_export.py. The demo
         # page's web stack; httpx2 is Starlette's test client, playwright
-        # drives Debian's Chromium in the browser test.
+        # drives Debian's Chromium in the browser test. flake8 and isort
+        # (configured in setup.cfg) run first in the README's test command.
         'tests': [
             'pytest', 'transformers>=4.40', 'av', 'setuptools>=70.1', 'onnx',
             'onnxscript', 'onnxruntime', 'starlette>=0.40', 'uvicorn',
-            'python-multipart', 'httpx2', 'playwright'
+            'python-multipart', 'httpx2', 'playwright', 'flake8', 'isort'
         ],
         # tools/export.py
         'export': ['onnx', 'onnxscript'],

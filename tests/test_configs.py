@@ -16,7 +16,7 @@ from test_models import one_view_at_a_time
 from toy_data import make_videos
 from weight_files import meta_build
 
-from mmxclip.apis import test_pipeline
+from mmxclip import apis
 from mmxclip.weights.arch import IMAGENET_MEAN, IMAGENET_STD
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -197,10 +197,10 @@ def test_config_copies_of_shared_facts_match_their_definitions():
     pipelines and input statistics must equal the definitions."""
     base = osp.join(ROOT, 'configs', '_base_')
     data = Config.fromfile(osp.join(base, 'datasets', 'kinetics400_xclip.py'))
-    one_view = test_pipeline(8, 224)
+    one_view = apis.test_pipeline(8, 224)
     assert one_view[1].pop('num_views') == 1  # SegmentSampleFrames' default
     assert data.val_pipeline == one_view
-    views = test_pipeline(8, 224, num_clips=4, num_crops=3)
+    views = apis.test_pipeline(8, 224, num_clips=4, num_crops=3)
     # The published multi-view test draws its clips at random (seeded).
     del views[1]['test_mode']
     views[1]['seed'] = 0

@@ -345,3 +345,21 @@ def test_bf16_autocast_half_residual_stream_float32_logits(monkeypatch):
     assert losses['loss_cls'].dtype == torch.float32
     assert torch.isfinite(losses['loss_cls'])
     losses['loss_cls'].backward()
+
+
+def test_backbone_compiles_without_graph_breaks():
+    """The backbone's forward is one dynamo graph (what ``torch.compile``
+    with ``fullgraph=True`` needs; tools/benchmark.py compiles it so on
+    CUDA)."""
+    import torch._dynamo
+    backbone = MODELS.build(dict(
+        type='CCTViT', input_resolution=32, patch_size=16, width=64,
+        layers=2, output_dim=32)).eval()
+    torch._dynamo.reset()
+    try:
+        with torch.no_grad():
+            explained = torch._dynamo.explain(backbone.forward_features)(
+                torch.randn(1, 3, 4, 32, 32))
+    finally:
+        torch._dynamo.reset()
+    assert (explained.graph_count, explained.graph_break_count) == (1, 0)
