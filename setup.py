@@ -69,7 +69,7 @@ setup(
         # setuptools >= 70.1 builds wheels without the `wheel` package
         # (tests/test_compat.py builds mmxclip's, offline).
         # onnx + onnxscript: torch.onnx's dynamo exporter (tools/export.py);
-        # onnxruntime runs the export in tests/test_export.py. The demo
+        # onnxruntime runs the export in tests/test_deploy/test_onnx_export.py. The demo
         # page's web stack; httpx2 is Starlette's test client, playwright
         # drives Debian's Chromium in the browser test. flake8 and isort
         # (configured in setup.cfg) run first in the README's test command.

@@ -9,8 +9,6 @@ import numpy as np
 import pytest
 import torch
 
-from mmxclip import cli
-
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -76,7 +74,7 @@ def test_startup_hook_is_installed(tmp_path):
     a fresh interpreter (outside the repository, PYTHONPATH ignored) has
     both finders before anything imports mmxclip or mmaction (what they do
     is the test above; MMAction2's tools importing ``mmaction.models`` first
-    run in tests/test_mmaction_tools.py)."""
+    run in tests/test_tools/test_mmaction_tools.py)."""
     res = run_python(
         'import importlib.metadata, sys;'
         'files = importlib.metadata.files("mmxclip") or [];'
@@ -266,21 +264,6 @@ def test_broken_multimodal_is_switched_off():
     if broken:
         with pytest.raises(ImportError):
             vindlu()
-
-
-def test_setup_cpu_distributed_sets_gloo():
-    from mmengine.config import Config
-    if torch.cuda.is_available():
-        pytest.skip('CUDA present: setup_cpu_distributed is a no-op')
-    cfg = Config(dict(env_cfg=dict(dist_cfg=dict(backend='nccl'))))
-    original = torch.cuda.set_device
-    try:
-        cli.setup_cpu_distributed(cfg)
-        assert cfg.env_cfg.dist_cfg.backend == 'gloo'
-        assert cfg.model_wrapper_cfg.device_ids is None
-        torch.cuda.set_device(0)  # harmless now
-    finally:
-        torch.cuda.set_device = original
 
 
 def test_mmaction_models_fail_with_transformers5_without_fix():

@@ -22,7 +22,7 @@ classes are read as inert records (:class:`_ShardedRecord`,
 rebuilding and the allowlist of
 :func:`mmxclip.weights.allowlist.mmengine_safe_globals`; anything else a
 file names is refused. The DeepSpeed merge follows ``zero_to_fp32``'s
-layout (tested equal to it, tests/test_scale.py).
+layout (tested equal to it, tests/test_engine/test_scale.py).
 """
 import glob
 import math

@@ -47,7 +47,7 @@ train_pipeline = [
 ]
 # Validation during training: 1 clip (segment middles), centre crop.
 # mmxclip.apis.test_pipeline is the definition of X-CLIP's test pipelines
-# (a text config cannot call it); tests/test_configs.py checks that these
+# (a text config cannot call it); tests/test_configs/test_every_config.py checks that these
 # two are its 1-view and 4 x 3-view pipelines.
 val_pipeline = [
     dict(type='DecordInit'),
