@@ -158,11 +158,11 @@ FIRST_GLOBAL = {'exec': 'GLOBAL exec', 'eval': 'GLOBAL eval',
                 'system': 'GLOBAL posix.system',
                 'getattr_chain': 'GLOBAL __import__',
                 'call_chain': 'GLOBAL eval',
-                'setstate': 'GLOBAL payloads.SetState'}
+                'setstate': f'GLOBAL {__name__}.SetState'}
 # The inert policy's warning names what it did not create.
 INERT_NAME = {'exec': 'builtins.exec', 'eval': 'builtins.eval',
               'import': 'builtins.__import__', 'popen': 'commands.Popen',
-              'setstate': 'payloads.SetState'}
+              'setstate': f'{__name__}.SetState'}
 
 
 def ran(marker: str, kind: str) -> bool:
