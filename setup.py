@@ -1,6 +1,5 @@
 """mmxclip: X-CLIP (ECCV 2022) as an MMAction2 1.x plugin."""
 import os.path as osp
-
 from setuptools import find_packages, setup
 from setuptools.command.build_py import build_py
 
@@ -44,6 +43,11 @@ setup(
         # (CVE-2025-32434); every third-party load relies on it.
         'torch>=2.6',
         'torchvision',  # open_clip imports it
+        # mmxclip overrides or reads private MMEngine API (each place says
+        # so: grep 'Private MMEngine API'): the hooks' checkpoint saving,
+        # Runner's resume and randomness state, the optimizer wrapper's
+        # accumulation count, the FSDP / DeepSpeed strategies, the file
+        # backend and checkpoint-scheme tables, the FLOP handle table.
         'mmengine>=0.10.7,<0.11',
         # mmaction2 1.2.0 asserts mmcv < 2.2.0; the lite build has no C++
         # ops to compile and X-CLIP needs none.
@@ -65,13 +69,14 @@ setup(
         # setuptools >= 70.1 builds wheels without the `wheel` package
         # (tests/test_compat.py builds mmxclip's, offline).
         # onnx + onnxscript: torch.onnx's dynamo exporter (tools/export.py);
-        # onnxruntime runs the export in tests/test_export.py. The demo
+        # onnxruntime runs the export in tests/test_deploy/test_onnx_export.py. The demo
         # page's web stack; httpx2 is Starlette's test client, playwright
-        # drives Debian's Chromium in the browser test.
+        # drives Debian's Chromium in the browser test. flake8 and isort
+        # (configured in setup.cfg) run first in the README's test command.
         'tests': [
             'pytest', 'transformers>=4.40', 'av', 'setuptools>=70.1', 'onnx',
             'onnxscript', 'onnxruntime', 'starlette>=0.40', 'uvicorn',
-            'python-multipart', 'httpx2', 'playwright'
+            'python-multipart', 'httpx2', 'playwright', 'flake8', 'isort'
         ],
         # tools/export.py
         'export': ['onnx', 'onnxscript'],

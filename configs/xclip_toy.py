@@ -1,13 +1,14 @@
 # A tiny X-CLIP trained from random init on the synthetic motion dataset of
-# tools/data/make_toy_dataset.py (8 classes that only motion tells apart:
+# mmxclip/datasets/toy/ (tools/data/make_toy_dataset.py; 8 classes that only motion tells apart:
 # moving left / right / up / down, growing / shrinking, circling clockwise /
 # counterclockwise; each class of a pair is the other played backwards).
 # The full MMAction2 path on CPU in a few minutes: decord decoding, segment
 # sampling, augmentation, AccMetric, checkpoints. Main job:
 #   bash tools/run_toy.sh
 # No flips and no time reversal: they turn one class into its pair.
-# run_toy.sh renders 150 training videos per class (1200; the schedule below
-# is for that many) and 10 per class for validation.
+# The schedule below is for the generator's default size, 150 training
+# videos per class (1200; mmxclip.datasets.toy.TRAIN_PER_CLASS) and 10 per
+# class for validation, which run_toy.sh renders.
 _base_ = [
     '_base_/models/xclip_vit_b16.py', '_base_/datasets/kinetics400_xclip.py',
     '_base_/default_runtime.py'

@@ -1,17 +1,41 @@
 """mmxclip: X-CLIP for MMAction2.
 
-Importing the package applies the stack fixes of :mod:`mmxclip.compat`
-first, then registers the models in ``mmaction.registry.MODELS`` and the
-``clip://`` checkpoint scheme in MMEngine's ``CheckpointLoader``.
+Importing the package is the one place where mmxclip changes anything
+outside itself. In this order:
+
+1. the stack fixes of :mod:`mmxclip.compat` (``COMPAT_APPLIED`` says which
+   changed anything);
+2. the models, datasets, transforms and hooks in MMAction2's registries
+   (the ``@register_module`` decorators of the modules imported here);
+3. MMEngine's checkpoint schemes: local, ``http(s)://`` and
+   ``open-mmlab://`` read with the strict loaders of
+   :mod:`mmxclip.weights.mmengine_schemes`, and ``clip://`` added;
+4. MMEngine's file backends: the atomic local backend
+   (:mod:`mmxclip.engine.atomic_io`);
+5. MMEngine's FSDP and DeepSpeed strategies: the FSDP wrapper and wrap
+   policy registered, the FSDP optimizer-resume and DeepSpeed fixes
+   (:mod:`mmxclip.engine.fsdp`, :mod:`mmxclip.engine.deepspeed`).
+
+``REGISTERED`` records, for 3 to 5, whether each step changed anything.
+Subpackages only import and export.
 """
 from . import compat
 
 COMPAT_APPLIED = compat.apply()
 
+from . import datasets, engine  # noqa: E402,F401
+from .engine import (fix_deepspeed, fix_fsdp_optim_resume,  # noqa: E402
+                     register_atomic_local_backend, register_fsdp_modules)
 from .models import *  # noqa: E402,F401,F403
-from . import datasets, engine  # noqa: E402,F401  (dataset, hooks, atomic IO)
-from .weights import register_clip_scheme  # noqa: E402
+from .weights import register_clip_scheme, register_safe_loaders  # noqa: E402
 
-register_clip_scheme()
+REGISTERED = dict(
+    safe_loaders=register_safe_loaders(),
+    clip_scheme=register_clip_scheme(),
+    atomic_local_backend=register_atomic_local_backend(),
+    fsdp_modules=register_fsdp_modules(),
+    fsdp_optim_resume=fix_fsdp_optim_resume(),
+    deepspeed=fix_deepspeed(),
+)
 
 __version__ = '0.1.0'

@@ -17,32 +17,17 @@ Each fix is a no-op where its problem is absent, and each has a test in
 2. **mmaction imports ``importlib_metadata`` without declaring it.** Fixed by
    declaring ``importlib-metadata`` in ``setup.py``; nothing to do at run
    time.
-3. **torch >= 2.6 loads with ``weights_only=True``**, and MMEngine 0.10.7's
-   local loader does not say otherwise, so ``--resume``, ``load_from`` and
-   ``tools/test.py`` fail on MMEngine's own checkpoints (``Unsupported
-   global: ...HistoryBuffer``). :func:`register_safe_local_loader`
-   re-registers MMEngine's local ``CheckpointLoader`` scheme with the strict
-   loader of :mod:`mmxclip.weights.safe_load`: ``weights_only=True`` always,
-   plus an allowlist of exactly the types MMEngine itself writes into a
-   checkpoint (its ``HistoryBuffer``, numpy arrays, dtypes and scalars, a
-   ``getattr`` that resolves only those; the ``ShardedTensor`` classes of
-   FSDP's sharded checkpoints). Nothing else can be unpickled, so a planted
-   payload is refused instead of run. MMEngine's ``http(s)://``
-   loader (also behind ``torchvision://``, ``open-mmlab://`` and
-   ``mmcls://``) goes through ``torch.hub.load_state_dict_from_url``, whose
-   ``weights_only`` defaults to False, so a downloaded file could run code:
-   it is replaced the same way. ``open-mmlab://`` names whose table entry is
-   a file below ``$MMENGINE_HOME`` are read by MMEngine with a bare
-   ``torch.load``: that scheme is re-registered too.
+3. **torch >= 2.6 loads with ``weights_only=True``**, which MMEngine
+   0.10.7's checkpoint loaders do not allow for: not a shim but mmxclip's
+   security boundary, so it lives in :mod:`mmxclip.weights.mmengine_schemes`
+   (registered by ``import mmxclip``).
 4. **numpy 2 makes mmaction's ``ColorJitter.adjust_hue`` raise**
    ``OverflowError`` whenever the hue offset is negative (``uint8 + negative
    python int``). :func:`patch_color_jitter_hue` replaces it with the same
    arithmetic done in ``int16``, only when the original raises.
 5. **Distributed runs on CPU** (gloo): MMEngine calls
-   ``torch.cuda.set_device`` unconditionally. :func:`setup_cpu_distributed`,
-   called by ``tools/train.py`` / ``tools/test.py`` only when no CUDA device
-   exists, makes that call harmless and switches the config to gloo. On GPUs
-   nothing changes.
+   ``torch.cuda.set_device`` unconditionally. The tools' command-line code
+   switches such runs to gloo: :func:`mmxclip.cli.setup_cpu_distributed`.
 6. **transformers >= 5 breaks ``import mmaction.models``**: with any
    transformers >= 4.28 installed, mmaction imports its VindLU models, which
    import ``apply_chunking_to_forward`` and other helpers that transformers 5
@@ -58,6 +43,10 @@ Each fix is a no-op where its problem is absent, and each has a test in
    (it has no handle for it), so MMAction2's ``get_flops.py`` misses every
    attention product of mmxclip's models. :func:`register_sdpa_flops` adds
    :func:`sdpa_flop_jit` to the handles every ``FlopAnalyzer`` starts with.
+   It is here, not beside mmxclip's attention, because it repairs
+   MMEngine's counter for every model that calls SDPA (MMAction2's own
+   included), as the other fixes repair their library, and must be in
+   place before MMAction2's tool builds an analyzer.
 
 ``_base_ = ['mmaction::...']`` needs ``pkg_resources`` (gone from
 setuptools >= 82); mmxclip's configs therefore inherit only from their own
@@ -66,32 +55,9 @@ setuptools >= 82); mmxclip's configs therefore inherit only from their own
 import math
 from typing import Any, Dict, List
 
-import _mmxclip_startup
 import numpy as np
-import torch
 
-
-def register_safe_local_loader() -> None:
-    """Make MMEngine's local and ``http(s)://`` schemes load safely.
-
-    The local scheme uses :func:`mmxclip.weights.safe_load.load_from_local`;
-    ``http(s)://`` and the model-zoo schemes built on MMEngine's
-    ``load_from_http`` use :func:`mmxclip.weights.safe_load.load_from_http`;
-    ``open-mmlab://`` uses
-    :func:`mmxclip.weights.safe_load.load_from_openmmlab`.
-    """
-    from mmengine.runner import checkpoint
-
-    from mmxclip.weights.safe_load import (load_from_http, load_from_local,
-                                           load_from_openmmlab)
-    checkpoint.CheckpointLoader.register_scheme(
-        prefixes='', loader=load_from_local, force=True)
-    checkpoint.CheckpointLoader.register_scheme(
-        prefixes=('http://', 'https://'), loader=load_from_http, force=True)
-    checkpoint.CheckpointLoader.register_scheme(
-        prefixes=('open-mmlab://', 'openmmlab://'),
-        loader=load_from_openmmlab, force=True)
-    checkpoint.load_from_http = load_from_http
+import _mmxclip_startup
 
 
 def _adjust_hue(img: np.ndarray, factor: float) -> np.ndarray:
@@ -120,37 +86,6 @@ def patch_color_jitter_hue() -> bool:
         return True
 
 
-def allow_cpu_set_device() -> None:
-    """Make ``torch.cuda.set_device`` a no-op on a machine without CUDA:
-    MMEngine's ``init_dist`` calls it for every launcher."""
-    if not torch.cuda.is_available():
-        torch.cuda.set_device = lambda device: None
-
-
-def setup_cpu_distributed(cfg: Any) -> None:
-    """Let a distributed launch run on CPU processes (gloo).
-
-    Only for machines without CUDA: makes ``torch.cuda.set_device`` a no-op,
-    which MMEngine calls for every launcher, and sets the gloo backend and a
-    DDP wrapper without device ids in ``cfg`` (for ``FSDPStrategy``, FSDP's
-    ``device_id='cpu'``).
-
-    Args:
-        cfg: The MMEngine config, changed in place.
-    """
-    if torch.cuda.is_available():
-        return
-    allow_cpu_set_device()
-    cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})
-    cfg.env_cfg.dist_cfg['backend'] = 'gloo'
-    cfg.model_wrapper_cfg = dict(
-        type='MMDistributedDataParallel', device_ids=None)
-    strategy = cfg.get('strategy') or {}
-    if strategy.get('type') == 'FSDPStrategy':
-        # MMEngine gives FSDP the local rank, a CUDA device index.
-        strategy.setdefault('model_wrapper', {})['device_id'] = 'cpu'
-
-
 def sdpa_flop_jit(inputs: List[Any], outputs: List[Any]) -> int:
     """FLOPs of ``aten::scaled_dot_product_attention`` in MMEngine's
     convention (one multiply-add = one FLOP): Q K^T and A V, ``L * S * d``
@@ -172,6 +107,9 @@ def register_sdpa_flops() -> bool:
         one for SDPA, which is kept).
     """
     from mmengine.analysis import complexity_analysis
+
+    # Private MMEngine API: the analyzers' default handle table; why
+    # setup.py pins mmengine<0.11.
     ops = complexity_analysis._DEFAULT_SUPPORTED_FLOP_OPS
     if 'aten::scaled_dot_product_attention' in ops:
         return False
@@ -180,7 +118,7 @@ def register_sdpa_flops() -> bool:
 
 
 def apply() -> Dict[str, bool]:
-    """Apply the import-time fixes (1, 3, 4, 6 and 7).
+    """Apply the import-time fixes (1, 4, 6 and 7).
 
     Returns:
         dict: For each fix, whether it changed anything.
@@ -188,8 +126,6 @@ def apply() -> Dict[str, bool]:
     startup = _mmxclip_startup.install()
     done = dict(drn=startup['drn'],
                 multimodal=_mmxclip_startup.disable_broken_multimodal())
-    register_safe_local_loader()
-    done['weights_only'] = True
     done['color_jitter_hue'] = patch_color_jitter_hue()
     done['sdpa_flops'] = register_sdpa_flops()
     return done

@@ -39,6 +39,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
 
     from mmxclip.apis import init_xclip
     from mmxclip.apis.demo_app import create_app
+
     # Any labels will do here: every request brings its own.
     model = init_xclip(args.checkpoint, ['placeholder'], args.device)
     app = create_app(model, args.max_upload_mb)

@@ -21,8 +21,8 @@ import numpy as np
 import torch
 
 from mmxclip.apis import init_xclip
+from mmxclip.cli import positive_int
 from mmxclip.deploy import FixedClassXCLIP, export_onnx
-from mmxclip.launch import positive_int
 from mmxclip.models.heads import load_class_names
 
 TOLERANCE = 1e-4

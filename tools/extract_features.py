@@ -23,7 +23,7 @@ from typing import Optional, Sequence
 from mmxclip.apis import init_xclip, model_identity, run_videos
 from mmxclip.apis.feature_files import is_done, save_features
 from mmxclip.apis.outputs import mirrored_paths
-from mmxclip.launch import add_video_args, init_tool_dist, video_list
+from mmxclip.cli import add_video_args, init_tool_dist, video_list
 
 
 def parse_args(argv: Optional[Sequence[str]] = None):

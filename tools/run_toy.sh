@@ -2,7 +2,9 @@
 # The main job: a tiny X-CLIP learns motion on CPU in a few minutes.
 #   bash tools/run_toy.sh [CONFIG] [tools/train.py arguments...]
 # 1. renders the synthetic motion dataset into data/toy unless it is there
-#    (tools/data/make_toy_dataset.py: 8 classes that only motion tells apart);
+#    (tools/data/make_toy_dataset.py: 8 classes that only motion tells apart;
+#    its default size, 150 + 10 videos per class, is what the toy configs
+#    are made for);
 # 2. trains CONFIG (default configs/xclip_toy.py) into work_dirs/<config name>,
 #    validating every 2 epochs and keeping the best checkpoint;
 # 3. tests the best checkpoint on val with 2 clips x 3 crops and prints top-1,
@@ -17,7 +19,7 @@ WORK_DIR=work_dirs/$(basename "$CONFIG" .py)
 SECONDS=0
 
 if [ ! -f data/toy/classes.txt ] || [ ! -f data/toy/train.txt ] || [ ! -f data/toy/val.txt ]; then
-  "$PYTHON" tools/data/make_toy_dataset.py data/toy --train-per-class 150 --val-per-class 10
+  "$PYTHON" tools/data/make_toy_dataset.py data/toy
 fi
 "$PYTHON" tools/train.py "$CONFIG" --work-dir "$WORK_DIR" "${@:2}"
 CHECKPOINT=$(ls -t "$WORK_DIR"/best_*.pth 2>/dev/null | head -n 1 || true)

@@ -19,7 +19,7 @@ import time
 from typing import Optional, Sequence
 
 from mmxclip.apis import init_xclip
-from mmxclip.launch import add_video_args, positive_int, video_list
+from mmxclip.cli import add_video_args, positive_int, video_list
 from mmxclip.retrieval import VideoIndex, index_model, search
 
 

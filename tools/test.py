@@ -11,11 +11,11 @@ the stack fixes and registers X-CLIP first. Examples::
 import argparse
 from typing import Optional, Sequence
 
-import mmxclip  # noqa: F401  (stack fixes and registries first)
 from mmengine.config import Config
 
-from mmxclip.launch import (add_common_args, build_runner, finish_config,
-                            parse_args)
+import mmxclip  # noqa: F401  (stack fixes and registries first)
+from mmxclip.cli import (add_common_args, build_runner, finish_config,
+                         parse_args)
 
 
 def get_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:

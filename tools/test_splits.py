@@ -23,13 +23,13 @@ import sys
 import traceback
 from typing import Dict, Optional, Sequence
 
-import mmxclip  # noqa: F401  (stack fixes and registries first)
 import numpy as np
 from mmengine.config import Config
 from mmengine.logging import print_log
 
-from mmxclip.launch import (add_common_args, build_runner, finish_config,
-                            parse_args)
+import mmxclip  # noqa: F401  (stack fixes and registries first)
+from mmxclip.cli import (add_common_args, build_runner, finish_config,
+                         parse_args)
 
 Metrics = Dict[str, float]
 

@@ -6,18 +6,18 @@ the stack fixes and registers X-CLIP first, so it runs from any directory
 with mmxclip installed. Examples::
 
     python tools/train.py configs/xclip_toy.py
-    python tools/train.py configs/xclip_toy.py --resume       # latest in work dir
+    python tools/train.py configs/xclip_toy.py --resume  # latest in work dir
     python tools/train.py CONFIG --resume work_dirs/x/epoch_3.pth
     tools/dist_train.sh configs/xclip_b16_k400.py 8           # 8 GPUs
 """
 import argparse
 from typing import Optional, Sequence
 
-import mmxclip  # noqa: F401  (stack fixes and registries first)
 from mmengine.config import Config
 
-from mmxclip.launch import (add_common_args, build_runner, finish_config,
-                            parse_args)
+import mmxclip  # noqa: F401  (stack fixes and registries first)
+from mmxclip.cli import (add_common_args, build_runner, finish_config,
+                         parse_args)
 
 
 def get_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:

@@ -24,8 +24,8 @@ from mmengine.utils import ProgressBar
 
 from mmxclip.apis import Recognition, init_xclip, read_frames, recognize
 from mmxclip.apis.outputs import mirrored_paths
+from mmxclip.cli import add_model_args, positive_int
 from mmxclip.datasets import BrokenVideoError
-from mmxclip.launch import add_model_args, positive_int
 from mmxclip.models.heads import load_class_names
 
 
@@ -52,8 +52,6 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     except (ValueError, FileNotFoundError) as err:
         parser.error(str(err))
     return args
-
-
 
 
 def draw(frames: np.ndarray, result: Recognition, title: str,

@@ -2,8 +2,8 @@ from .features import (VideoFeatures, extract_features, iter_features,
                        run_videos)
 from .identity import model_fingerprint, model_identity
 from .inference import (K400_LABEL_MAP, Recognition, init_xclip, load_weights,
-                        model_config, read_frames, recognize, test_pipeline,
-                        zero_shot)
+                        model_config, read_frames, recognize, zero_shot)
+from .pipeline import test_pipeline
 
 # demo_app (the web page) is imported on its own: it needs the `demo` extra.
 __all__ = [

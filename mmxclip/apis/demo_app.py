@@ -42,7 +42,8 @@ from torch import nn
 
 from ..datasets import BrokenVideoError
 from ..models.heads import load_class_names
-from .inference import read_frames, recognize, test_pipeline
+from .inference import read_frames, recognize
+from .pipeline import test_pipeline
 
 PAGE = osp.join(osp.dirname(__file__), 'demo_page.html')
 # Longest side of the frames sent back to the page, in pixels.
@@ -270,4 +271,3 @@ def create_app(model: nn.Module, max_upload_mb: float = 100) -> Starlette:
     ])
     app.state.demo = demo
     return app
-

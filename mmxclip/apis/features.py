@@ -5,8 +5,8 @@ the same order as ``predict`` (:meth:`XCLIPRecognizer.integrate`,
 :meth:`XCLIPTextHead.visual_tokens`), batched over videos.
 """
 import sys
-from typing import (Any, Callable, Dict, Iterator, List, NamedTuple,
-                    Optional, Sequence, TextIO, Tuple, Union)
+from typing import (Any, Callable, Dict, Iterator, List, NamedTuple, Optional,
+                    Sequence, TextIO, Tuple, Union)
 
 import numpy as np
 import torch

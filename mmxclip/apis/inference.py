@@ -18,56 +18,13 @@ from mmengine.logging import MMLogger
 from mmengine.registry import init_default_scope
 from torch import nn
 
-from ..weights import (XCLIP_ONLY, ConfigTextError, Weights,
-                       check_state_dict, parse_config_text, read_weights)
-from .pipeline import inference_pipeline, load_video
+from ..weights import (XCLIP_ONLY, ConfigTextError, Weights, check_state_dict,
+                       parse_config_text, read_weights)
+from .pipeline import inference_pipeline, load_video, test_pipeline
 
 # Where MMAction2's Kinetics-400 configs (and configs/_base_) expect the
 # class names.
 K400_LABEL_MAP = 'data/kinetics400/label_map_k400.txt'
-
-
-def test_pipeline(num_frames: int,
-                  resolution: int,
-                  num_clips: int = 1,
-                  num_crops: int = 1) -> List[Dict[str, Any]]:
-    """X-CLIP's test pipeline with fixed views (decord, MMAction2 transforms).
-
-    One frame from each of ``num_frames`` segments per clip: the segment
-    middle for one clip (the official single-view test), ``(k + 0.5) /
-    num_clips`` of each segment for clip ``k`` of several
-    (:class:`~mmxclip.datasets.SegmentSampleFrames` in test mode; the
-    published multi-view test draws the clips at random instead); 1 crop:
-    short side to ``resolution * 256 / 224`` and a centre crop; 3 crops:
-    short side to ``resolution`` and three crops along the long side.
-
-    Args:
-        num_frames: Frames T per clip.
-        resolution: Crop size.
-        num_clips: Clips (temporal views) per video.
-        num_crops: 1 or 3 spatial views.
-
-    Returns:
-        list[dict]: Pipeline config, ending in ``PackActionInputs`` with
-        inputs (num_clips * num_crops, 3, T, H, W).
-    """
-    if num_crops == 1:
-        crop = [dict(type='Resize', scale=(-1, resolution * 256 // 224)),
-                dict(type='CenterCrop', crop_size=resolution)]
-    elif num_crops == 3:
-        crop = [dict(type='Resize', scale=(-1, resolution)),
-                dict(type='ThreeCrop', crop_size=resolution)]
-    else:
-        raise ValueError(f'num_crops must be 1 or 3, got {num_crops}')
-    return [
-        dict(type='DecordInit'),
-        dict(type='SegmentSampleFrames', num_segments=num_frames,
-             num_views=num_clips, test_mode=True),
-        dict(type='DecordDecode'),
-        *crop,
-        dict(type='FormatShape', input_format='NCTHW'),
-        dict(type='PackActionInputs'),
-    ]
 
 
 def _plain(value: Any) -> bool:

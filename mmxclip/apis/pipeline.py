@@ -1,11 +1,13 @@
-"""A model's test pipeline, run on one video with named errors.
+"""X-CLIP's test pipeline (:func:`test_pipeline`, the one definition the
+configs' copies are checked against), and a model's test pipeline run on one
+video with named errors.
 
 What :func:`~mmxclip.apis.recognize`, :func:`~mmxclip.apis.extract_features`
 and the video index share: MMAction2's pipeline from ``model.cfg``, with
 decoded-frame checks and the sampled frame indices kept in the metainfo.
 """
 import copy
-from typing import Any, Dict, Union
+from typing import Any, Dict, List, Union
 
 from mmengine.dataset import Compose
 from mmengine.registry import init_default_scope
@@ -15,6 +17,49 @@ from ..datasets import add_frame_checks, load_clip
 
 # PackActionInputs' default meta_keys.
 PACKED_META_KEYS = ('img_shape', 'img_key', 'video_id', 'timestamp')
+
+
+def test_pipeline(num_frames: int,
+                  resolution: int,
+                  num_clips: int = 1,
+                  num_crops: int = 1) -> List[Dict[str, Any]]:
+    """X-CLIP's test pipeline with fixed views (decord, MMAction2 transforms).
+
+    One frame from each of ``num_frames`` segments per clip: the segment
+    middle for one clip (the official single-view test), ``(k + 0.5) /
+    num_clips`` of each segment for clip ``k`` of several
+    (:class:`~mmxclip.datasets.SegmentSampleFrames` in test mode; the
+    published multi-view test draws the clips at random instead); 1 crop:
+    short side to ``resolution * 256 / 224`` and a centre crop; 3 crops:
+    short side to ``resolution`` and three crops along the long side.
+
+    Args:
+        num_frames: Frames T per clip.
+        resolution: Crop size.
+        num_clips: Clips (temporal views) per video.
+        num_crops: 1 or 3 spatial views.
+
+    Returns:
+        list[dict]: Pipeline config, ending in ``PackActionInputs`` with
+        inputs (num_clips * num_crops, 3, T, H, W).
+    """
+    if num_crops == 1:
+        crop = [dict(type='Resize', scale=(-1, resolution * 256 // 224)),
+                dict(type='CenterCrop', crop_size=resolution)]
+    elif num_crops == 3:
+        crop = [dict(type='Resize', scale=(-1, resolution)),
+                dict(type='ThreeCrop', crop_size=resolution)]
+    else:
+        raise ValueError(f'num_crops must be 1 or 3, got {num_crops}')
+    return [
+        dict(type='DecordInit'),
+        dict(type='SegmentSampleFrames', num_segments=num_frames,
+             num_views=num_clips, test_mode=True),
+        dict(type='DecordDecode'),
+        *crop,
+        dict(type='FormatShape', input_format='NCTHW'),
+        dict(type='PackActionInputs'),
+    ]
 
 
 def inference_pipeline(model: nn.Module) -> Compose:

@@ -5,21 +5,19 @@ from .atomic_io import (AtomicLocalBackend, atomic_open_in, atomic_write,
                         register_atomic_local_backend)
 from .checkpoint_hook import SafeCheckpointHook
 from .deepspeed import fix_deepspeed
+from .exact_resume_hook import ExactResumeHook, get_rng_state, set_rng_state
+from .finite_loss_hook import FiniteLossHook
 from .fsdp import (XCLIPFullyShardedDataParallel, fix_fsdp_optim_resume,
                    register_fsdp_modules, xclip_fsdp_wrap_policy)
-from .hooks import (ExactResumeHook, FiniteLossHook, SkippedSamplesHook,
-                    get_rng_state, set_rng_state)
 from .label_check_hook import CheckLabelsHook
 from .resume import resumable_checkpoint
 from .runner import SafeRunner
 from .schedulers import TimmCosineLR
+from .skipped_samples_hook import SkippedSamplesHook
 from .work_dir_lock import WorkDirBusyError, WorkDirLock
 
-register_atomic_local_backend()
-register_fsdp_modules()
-fix_fsdp_optim_resume()
-fix_deepspeed()
-
+# The registrations are made by mmxclip/__init__.py, the one list of what
+# importing mmxclip changes.
 __all__ = [
     'AtomicLocalBackend', 'atomic_open_in', 'atomic_write',
     'register_atomic_local_backend', 'CheckLabelsHook', 'ExactResumeHook',

@@ -30,8 +30,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Iterator, Union
 
-from mmengine.fileio import LocalBackend, register_backend
+from mmengine.fileio import LocalBackend
 from mmengine.fileio import io as mmengine_io
+from mmengine.fileio import register_backend
 
 
 def _default_file_mode() -> int:
@@ -154,13 +155,22 @@ class AtomicLocalBackend(LocalBackend):
         atomic_write(obj.encode(encoding), filepath)
 
 
-def register_atomic_local_backend() -> None:
+def register_atomic_local_backend() -> bool:
     """Make :class:`AtomicLocalBackend` MMEngine's backend for local paths.
 
     Also drops cached plain ``LocalBackend`` instances, so that backends
     created before the registration are not reused.
+
+    Returns:
+        bool: Whether it was registered now (False: it was already).
     """
+    # Private MMEngine API: the backend table of registry_utils and the
+    # instance cache fileio.io.backend_instances; why setup.py pins
+    # mmengine<0.11.
+    from mmengine.fileio.backends.registry_utils import backends
+    before = backends.get('local')
     register_backend('local', AtomicLocalBackend, force=True, prefixes='')
     for key, backend in list(mmengine_io.backend_instances.items()):
         if type(backend) is LocalBackend:
             del mmengine_io.backend_instances[key]
+    return before is not AtomicLocalBackend

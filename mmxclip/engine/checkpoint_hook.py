@@ -35,6 +35,9 @@ class SafeCheckpointHook(CheckpointHook):
             self.keep_ckpt_ids = deque(self.keep_ckpt_ids,
                                        self.max_keep_ckpts + 1)
 
+    # Private MMEngine API: CheckpointHook._save_checkpoint_with_step (and
+    # _save_best_checkpoint below) are overridden; why setup.py pins
+    # mmengine<0.11.
     def _save_checkpoint_with_step(self, runner: Any, step: int,
                                    meta: dict) -> None:
         """Save first, then drop the checkpoints beyond ``max_keep_ckpts``;

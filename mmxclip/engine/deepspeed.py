@@ -96,6 +96,9 @@ def fix_deepspeed() -> bool:
     Returns:
         bool: Whether DeepSpeed is installed (and the fixes applied).
     """
+    # Private MMEngine API: mmengine._strategy.deepspeed (its module-level
+    # register_deepspeed_optimizers, DeepSpeedStrategy._wrap_model); why
+    # setup.py pins mmengine<0.11.
     from mmengine._strategy import deepspeed as strategy
     if strategy.deepspeed is None:
         return False

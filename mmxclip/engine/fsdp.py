@@ -80,6 +80,9 @@ def fix_fsdp_optim_resume() -> bool:
     Returns:
         bool: Whether the fix was needed (and applied).
     """
+    # Private MMEngine API: mmengine._strategy.fsdp (FSDPStrategy's
+    # load_optim_state_dict, FSDP_CONFIGS below); why setup.py pins
+    # mmengine<0.11.
     from mmengine._strategy.fsdp import FSDPStrategy
     from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
     first = next(iter(inspect.signature(
@@ -90,16 +93,24 @@ def fix_fsdp_optim_resume() -> bool:
     return True
 
 
-def register_fsdp_modules() -> None:
+def register_fsdp_modules() -> bool:
     """Add FSDP's sharded (optimizer) state-dict configs to MMEngine's
     ``FSDP_CONFIGS`` and :func:`xclip_fsdp_wrap_policy` to its
-    ``FUNCTIONS`` (once)."""
+    ``FUNCTIONS`` (once).
+
+    Returns:
+        bool: Whether anything was registered now.
+    """
     from mmengine._strategy.fsdp import FSDP_CONFIGS
     from mmengine.registry import FUNCTIONS
     from torch.distributed.fsdp import (ShardedOptimStateDictConfig,
                                         ShardedStateDictConfig)
+    added = False
     for cls in (ShardedStateDictConfig, ShardedOptimStateDictConfig):
         if FSDP_CONFIGS.get(cls.__name__) is None:
             FSDP_CONFIGS.register_module(module=cls)
+            added = True
     if FUNCTIONS.get('xclip_fsdp_wrap_policy') is None:
         FUNCTIONS.register_module(module=xclip_fsdp_wrap_policy)
+        added = True
+    return added

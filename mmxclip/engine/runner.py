@@ -64,6 +64,8 @@ class SafeRunner(Runner):
     def load_or_resume(self) -> None:
         """As ``Runner``, with :func:`resumable_checkpoint` choosing what
         ``resume=True`` resumes from."""
+        # Private MMEngine API: Runner._resume, _load_from, _has_loaded;
+        # why setup.py pins mmengine<0.11.
         if self._resume and self._load_from is None and not self._has_loaded:
             found = resumable_checkpoint(self.work_dir, self.logger)
             if found is not None:

@@ -81,7 +81,9 @@ class TimmCosineLR(LRSchedulerMixin, _ParamScheduler):
         self.warmup = warmup
         inner = getattr(optimizer, 'optimizer', optimizer)
         self.eta_min = inner.defaults['lr'] * eta_min_ratio
-        # MMEngine has no public getter for the accumulation count.
+        # Private MMEngine API: OptimWrapper._accumulative_counts (MMEngine
+        # has no public getter for the accumulation count); why
+        # setup.py pins mmengine<0.11.
         self.lag = getattr(optimizer, '_accumulative_counts', 1)
         super().__init__(optimizer, begin=begin, end=end,
                          last_step=last_step, by_epoch=by_epoch,

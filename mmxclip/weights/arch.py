@@ -41,11 +41,6 @@ def _count(sd: StateDict, prefix: str) -> int:
     return max(indices) + 1 if indices else 0
 
 
-def _heads(width: int) -> int:
-    """The official rule: one head per 64 channels."""
-    return max(width // 64, 1)
-
-
 def _check_hf(hf: HFConfig, found: Dict[Tuple[str, str], Tuple[int, str]]
               ) -> None:
     """Refuse a ``config.json`` that contradicts the tensors beside it (as
@@ -98,8 +93,11 @@ def infer_model_config(state_dict: StateDict,
     text_layers = _count(state_dict, t + 'transformer.resblocks.')
     mit_layers = _count(state_dict, 'neck.resblocks.')
     prompt_layers = _count(state_dict, 'cls_head.prompts_generator.decoder.')
-    heads = dict(vision=_heads(width), text=_heads(text_width),
-                 mit=_heads(embed), prompt=_heads(embed))
+    # Imported here: the models import mmxclip.weights (CCTViT's QuickGELU).
+    from ..models.layers.num_heads import default_num_heads
+    heads = dict(vision=default_num_heads(width),
+                 text=default_num_heads(text_width),
+                 mit=default_num_heads(embed), prompt=default_num_heads(embed))
     text_quick_gelu = quick_gelu
     if hf_config is not None:
         v, txt = 'vision_config', 'text_config'

@@ -85,3 +85,26 @@ def parse_config_text(text: str, source: str) -> Dict[str, Any]:
                           f'a statement ({type(stmt).__name__})')
         cfg[stmt.targets[0].id] = _value(stmt.value, source)
     return cfg
+
+
+def without_config_text(checkpoint: Any, source: str) -> Any:
+    """Keep MMEngine's ``Runner.resume`` from executing ``meta['config']``.
+
+    MMEngine 0.10.7 resumes by running ``Config.fromstring(meta['config'])``
+    (the key mmcv 1.x wrote) to read ``gpu_ids``; Python config text runs
+    when parsed, and even literal text may name ``_base_`` files and
+    ``custom_imports`` that run. The text is read as literals
+    (:func:`parse_config_text`, which refuses code) and replaced by the one
+    line resume reads.
+    """
+    meta = checkpoint.get('meta') if isinstance(checkpoint, dict) else None
+    if not isinstance(meta, dict) or not isinstance(meta.get('config'), str):
+        return checkpoint
+    cfg = parse_config_text(meta['config'], f"{source}: meta['config']")
+    gpu_ids = cfg.get('gpu_ids')
+    if isinstance(gpu_ids, (list, tuple)) and all(
+            type(i) is int for i in gpu_ids):
+        meta['config'] = f'gpu_ids = {list(gpu_ids)!r}\n'
+    else:
+        del meta['config']
+    return checkpoint

@@ -118,7 +118,8 @@ _CROSS_QKV = re.compile(
 
 
 def official_to_mmxclip(state_dict: StateDict) -> StateDict:
-    """Map official X-CLIP (or OpenAI CLIP) names onto :class:`XCLIPRecognizer`.
+    """Map official X-CLIP (or OpenAI CLIP) names onto
+    :class:`XCLIPRecognizer`.
 
     Args:
         state_dict: Official keys, without a ``module.`` prefix.

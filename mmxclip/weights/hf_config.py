@@ -6,9 +6,10 @@ ones; files on the hub often carry both). ``XCLIPConfig`` builds each tower
 from ``*_config_dict`` when the file has it, else from ``*_config``, and a
 key the file does not have takes the default of ``XCLIPTextConfig`` /
 ``XCLIPVisionConfig`` / ``XCLIPConfig`` (the tables below, checked against
-transformers in ``tests/test_hf_config.py``). :func:`resolve_hf_config`
-resolves every key that decides mmxclip's architecture that way and refuses,
-naming the key, what mmxclip cannot build as transformers would.
+transformers in ``tests/test_weights/test_hf_config.py``).
+:func:`resolve_hf_config` resolves every key that decides mmxclip's
+architecture that way and refuses, naming the key, what mmxclip cannot build
+as transformers would.
 """
 import json
 from dataclasses import dataclass

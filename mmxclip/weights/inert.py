@@ -34,7 +34,8 @@ from typing import Any, Dict, List, Tuple
 
 import torch
 
-from .safe_load import allowed_names, mmengine_safe_globals, named_errors
+from .allowlist import allowed_names, mmengine_safe_globals
+from .safe_load import named_errors
 
 # Dict subclasses pickled with their items (SETITEMS): torch fills only exact
 # dicts, so their stand-in is one.
@@ -131,6 +132,7 @@ def load_inert(path: str) -> Tuple[Any, List[str]]:
         with torch.serialization.safe_globals(safe):
             if torchscript:
                 from torch import _weights_only_unpickler as unpickler
+
                 # torch.load hands TorchScript archives to torch.jit.load;
                 # this is the zip reader it uses for everything else.
                 obj = torch.serialization._load(

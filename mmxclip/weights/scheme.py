@@ -184,7 +184,15 @@ def load_from_clip(filename: str,
     return dict(state_dict=weights.state_dict, meta=meta)
 
 
-def register_clip_scheme() -> None:
-    """Register :func:`load_from_clip` for ``clip://`` (idempotent)."""
+def register_clip_scheme() -> bool:
+    """Register :func:`load_from_clip` for ``clip://`` (idempotent).
+
+    Returns:
+        bool: Whether it was registered now (False: it was already).
+    """
+    # Private MMEngine API: CheckpointLoader._schemes; why
+    # setup.py pins mmengine<0.11.
+    before = CheckpointLoader._schemes.get(PREFIX)
     CheckpointLoader.register_scheme(
         prefixes=PREFIX, loader=load_from_clip, force=True)
+    return before is not load_from_clip

@@ -19,9 +19,10 @@ DeepSpeed's own reader (``deepspeed.utils.zero_to_fp32``) unpickles with
 ``weights_only=False``; so here ``ShardedTensor`` and DeepSpeed's few
 classes are read as inert records (:class:`_ShardedRecord`,
 :class:`_Record`) that only store their data, beside torch's tensor
-rebuilding and the allowlist of :func:`mmxclip.weights.safe_load.mmengine_safe_globals`;
-anything else a file names is refused. The DeepSpeed merge follows
-``zero_to_fp32``'s layout (tested equal to it, tests/test_scale.py).
+rebuilding and the allowlist of
+:func:`mmxclip.weights.allowlist.mmengine_safe_globals`; anything else a
+file names is refused. The DeepSpeed merge follows ``zero_to_fp32``'s
+layout (tested equal to it, tests/test_engine/test_scale.py).
 """
 import glob
 import math
@@ -32,7 +33,7 @@ from typing import Any, Dict, List, Tuple
 import torch
 from torch import Tensor
 
-from .safe_load import _restricted_getattr, mmengine_safe_globals
+from .allowlist import mmengine_safe_globals, restricted_getattr
 
 StateDict = Dict[str, Tensor]
 _SHARDED_TENSOR = 'torch.distributed._shard.sharded_tensor.api.ShardedTensor'
@@ -67,11 +68,11 @@ class _Record:
 
 def _getattr(obj: Any, name: str) -> Any:
     """The pickles' ``getattr``: the record's ``ProcessGroupState``, else
-    what :func:`mmxclip.weights.safe_load._restricted_getattr` allows."""
+    what :func:`mmxclip.weights.allowlist.restricted_getattr` allows."""
     if obj is _ShardedRecord and name == 'ProcessGroupState':
         from torch.distributed._shard.sharded_tensor import ShardedTensor
         return ShardedTensor.ProcessGroupState
-    return _restricted_getattr(obj, name)
+    return restricted_getattr(obj, name)
 
 
 def _load(path: str) -> Any:

@@ -18,7 +18,6 @@ import argparse
 import copy
 from typing import Dict, List, Optional, Sequence, Tuple
 
-import mmxclip  # noqa: F401  (registries)
 import numpy as np
 import torch
 from mmaction.registry import PARAM_SCHEDULERS
@@ -26,6 +25,8 @@ from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
 from torch import nn
+
+import mmxclip  # noqa: F401  (registries)
 
 # utils/config.py defaults the official configs keep.
 OFFICIAL_WARMUP_EPOCHS = 5
@@ -94,8 +95,8 @@ def official_updates(cfg: Config, iters_per_epoch: int) -> Updates:
     epochs = cfg.train_cfg.max_epochs
     params = [nn.Parameter(torch.zeros(1)) for _ in range(2)]
     optimizer = torch.optim.AdamW(
-        [dict(params=[params[0]], lr=lr), dict(params=[params[1]],
-                                                lr=lr * 10)])
+        [dict(params=[params[0]], lr=lr),
+         dict(params=[params[1]], lr=lr * 10)])
     scheduler = CosineLRScheduler(
         optimizer,
         t_initial=int(epochs * iters_per_epoch),

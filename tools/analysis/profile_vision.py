@@ -14,8 +14,8 @@ from typing import Optional, Sequence
 import torch
 from torch.profiler import profile
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-import benchmark  # noqa: E402  (tools/benchmark.py: models and inputs)
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+import benchmark_pair as benchmark  # noqa: E402  (the benchmark's models)
 
 linear = importlib.import_module('mmxclip.models.layers.linear')
 

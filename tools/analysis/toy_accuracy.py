@@ -7,7 +7,7 @@ Reads the predictions ``tools/test.py --dump`` wrote and prints:
 * motion-kind accuracy: the top class has the right kind of motion
   (translation x, translation y, scaling, circling), direction ignored;
 * direction-pair accuracy: the true class scores above its time-reversed
-  twin (``make_toy_dataset.paired_label``). Chance is 50%; a model that
+  twin (:func:`mmxclip.datasets.toy.paired_label`). Chance is 50%; a model that
   ignores frame order cannot beat it on this data.
 
 Example::
@@ -16,28 +16,12 @@ Example::
     python tools/analysis/toy_accuracy.py preds.pkl
 """
 import argparse
-import importlib.util
-import os.path as osp
-import sys
 from typing import Dict, List, Optional, Sequence
 
 import torch
 
+from mmxclip.datasets.toy import CLASSES, paired_label
 from mmxclip.weights.safe_load import load_pickle
-
-_GENERATOR = osp.join(
-    osp.dirname(osp.dirname(osp.abspath(__file__))), 'data',
-    'make_toy_dataset.py')
-
-
-def _toy_module():
-    """tools/data/make_toy_dataset.py as a module."""
-    spec = importlib.util.spec_from_file_location('make_toy_dataset',
-                                                  _GENERATOR)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault('make_toy_dataset', module)
-    spec.loader.exec_module(module)
-    return module
 
 
 def toy_accuracy(results: List[Dict]) -> Dict[str, float]:
@@ -50,15 +34,14 @@ def toy_accuracy(results: List[Dict]) -> Dict[str, float]:
     Returns:
         dict: ``top1``, ``kind`` and ``direction_pair`` accuracies in [0, 1].
     """
-    toy = _toy_module()
     scores = torch.stack([torch.as_tensor(r['pred_score']) for r in results])
     labels = torch.tensor([int(r['gt_label']) for r in results])
-    if scores.shape[1] != len(toy.CLASSES):
+    if scores.shape[1] != len(CLASSES):
         raise ValueError(f'predictions score {scores.shape[1]} classes; the '
-                         f'toy dataset has {len(toy.CLASSES)}')
-    twins = torch.tensor([toy.paired_label(int(y)) for y in labels])
+                         f'toy dataset has {len(CLASSES)}')
+    twins = torch.tensor([paired_label(int(y)) for y in labels])
     pred = scores.argmax(dim=1)
-    kind = torch.tensor([toy.paired_label(int(p)) for p in pred])
+    kind = torch.tensor([paired_label(int(p)) for p in pred])
     own = scores.gather(1, labels[:, None])[:, 0]
     twin = scores.gather(1, twins[:, None])[:, 0]
     return dict(

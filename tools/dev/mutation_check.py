@@ -102,8 +102,8 @@ def run_tests(tree: str, tests: Sequence[str], timeout: int) -> tuple:
             capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         return 'error (timeout)', time.time() - start, '', ''
-    status = {0: 'passed', 1: 'failed'}.get(proc.returncode,
-                                              f'error (rc {proc.returncode})')
+    status = {0: 'passed', 1: 'failed'}.get(
+        proc.returncode, f'error (rc {proc.returncode})')
     lines = (proc.stdout + proc.stderr).strip().splitlines()
     failed = next((line.split()[1] for line in lines
                    if line.startswith('FAILED ')), '')

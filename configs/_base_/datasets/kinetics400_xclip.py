@@ -46,6 +46,9 @@ train_pipeline = [
     dict(type='PackActionInputs')
 ]
 # Validation during training: 1 clip (segment middles), centre crop.
+# mmxclip.apis.test_pipeline is the definition of X-CLIP's test pipelines
+# (a text config cannot call it); tests/test_configs/test_every_config.py checks that these
+# two are its 1-view and 4 x 3-view pipelines.
 val_pipeline = [
     dict(type='DecordInit'),
     dict(type='SegmentSampleFrames', num_segments=8, test_mode=True),

@@ -1,4 +1,7 @@
 # Kinetics-400 with 16 frames per clip (one from each of 16 segments).
+# The same lines as the other frame counts' file: MMEngine runs a base
+# config's code with the base's own variables, so a child cannot re-run
+# _with_frames with its own num_frames (nor import a helper: text configs).
 _base_ = ['./kinetics400_xclip.py']
 
 num_frames = 16

@@ -1,6 +1,9 @@
 # Kinetics-400 with 32 frames per clip (one from each of 32 segments): the
 # zero-shot model's training data and the 32-frame protocol of
 # configs/few_shot and configs/zero_shot.
+# The same lines as the other frame counts' file: MMEngine runs a base
+# config's code with the base's own variables, so a child cannot re-run
+# _with_frames with its own num_frames (nor import a helper: text configs).
 _base_ = ['./kinetics400_xclip.py']
 
 num_frames = 32

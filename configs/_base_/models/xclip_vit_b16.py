@@ -50,7 +50,9 @@ model = dict(
             prefix='cls_head.')),
     data_preprocessor=dict(
         type='ActionDataPreprocessor',
-        # ImageNet statistics, RGB: what the released weights expect.
+        # ImageNet statistics, RGB: what the released weights expect. A text
+        # config cannot import them: mmxclip.weights.arch.IMAGENET_MEAN /
+        # _STD are the definition, tests/test_configs/test_every_config.py checks this copy.
         mean=[123.675, 116.28, 103.53],
         std=[58.395, 57.12, 57.375],
         format_shape='NCTHW',

@@ -12,8 +12,8 @@ from torch import Tensor, nn
 from ...weights.scheme import resolve_quick_gelu
 from ..layers import (LayerNorm, Linear, MultiheadAttention,
                       ResidualAttentionBlock, Transformer,
-                      check_pos_embed_init, init_clip_transformer,
-                      resize_pos_embed)
+                      check_pos_embed_init, default_num_heads,
+                      init_clip_transformer, resize_pos_embed)
 
 
 class CrossFrameBlock(ResidualAttentionBlock):
@@ -79,7 +79,7 @@ class CCTViT(BaseModule):
         patch_size: Patch size of the convolutional stem.
         width: Channels D.
         layers: Number of blocks.
-        heads: Attention heads; ``width // 64`` when None.
+        heads: Attention heads; :func:`default_num_heads` when None.
         output_dim: Projection dim E of the class embedding.
         drop_path_rate: Stochastic depth rate of the last block.
         use_message: Cross-frame message tokens; False gives a plain per-frame
@@ -148,7 +148,7 @@ class CCTViT(BaseModule):
                     [grid, grid], width)
         self.ln_pre = LayerNorm(width)
         self.transformer = Transformer(
-            width, layers, heads or width // 64,
+            width, layers, heads or default_num_heads(width),
             block=CrossFrameBlock,
             drop_path_rate=drop_path_rate,
             with_cp=with_cp,

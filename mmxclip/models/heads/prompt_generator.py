@@ -5,7 +5,7 @@ import torch
 from mmengine.model.weight_init import trunc_normal_
 from torch import Tensor, nn
 
-from ..layers import Linear, MultiheadAttention, QuickGELU
+from ..layers import Linear, MultiheadAttention, QuickGELU, default_num_heads
 
 
 class PromptGeneratorLayer(nn.Module):
@@ -52,7 +52,7 @@ class PromptGenerator(nn.Module):
         embed_dim: Channels E.
         layers: Cross-attention layers (2 in the paper).
         alpha: Initial value of the learned per-channel scale.
-        heads: Attention heads; ``embed_dim // 64`` when None.
+        heads: Attention heads; :func:`default_num_heads` when None.
         dropout: Dropout inside the layers.
     """
 
@@ -64,9 +64,10 @@ class PromptGenerator(nn.Module):
                  dropout: float = 0.0) -> None:
         super().__init__()
         self.norm = nn.LayerNorm(embed_dim)
+        heads = heads or default_num_heads(embed_dim)
         self.decoder = nn.ModuleList(
-            PromptGeneratorLayer(embed_dim, heads or max(embed_dim // 64, 1),
-                                 dropout) for _ in range(layers))
+            PromptGeneratorLayer(embed_dim, heads, dropout)
+            for _ in range(layers))
         self.alpha = nn.Parameter(torch.full((embed_dim, ), alpha))
         for m in self.decoder.modules():
             if isinstance(m, nn.Linear):

@@ -2,7 +2,7 @@
 import torch
 from torch import Tensor, nn
 
-from ..layers import Transformer, init_clip_transformer
+from ..layers import Transformer, default_num_heads, init_clip_transformer
 
 
 class CLIPTextEncoder(nn.Module):
@@ -17,7 +17,7 @@ class CLIPTextEncoder(nn.Module):
         vocab_size: Vocabulary size (49408 in CLIP).
         width: Channels of the transformer.
         layers: Number of blocks.
-        heads: Attention heads; ``width // 64`` when None.
+        heads: Attention heads; :func:`default_num_heads` when None.
         quick_gelu: :class:`QuickGELU` in the MLPs (OpenAI CLIP); False for
             ``nn.GELU`` (open_clip's LAION / DataComp trainings).
     """
@@ -36,7 +36,7 @@ class CLIPTextEncoder(nn.Module):
         self.positional_embedding = nn.Parameter(
             torch.empty(context_length, width))
         self.transformer = Transformer(
-            width, layers, heads or max(width // 64, 1), causal=True,
+            width, layers, heads or default_num_heads(width), causal=True,
             quick_gelu=quick_gelu)
         self.ln_final = nn.LayerNorm(width)
         self.text_projection = nn.Parameter(torch.empty(width, embed_dim))

@@ -1,5 +1,6 @@
 from .attention import MultiheadAttention
 from .linear import Linear
+from .num_heads import default_num_heads
 from .pos_embed import (check_pos_embed_init, resize_pos_embed,
                         resize_temporal_pos_embed, sincos_1d_pos_embed)
 from .transformer import (LayerNorm, QuickGELU, ResidualAttentionBlock,
@@ -8,6 +9,6 @@ from .transformer import (LayerNorm, QuickGELU, ResidualAttentionBlock,
 __all__ = [
     'LayerNorm', 'Linear', 'MultiheadAttention', 'QuickGELU',
     'ResidualAttentionBlock', 'Transformer', 'check_pos_embed_init',
-    'clip_mlp', 'init_clip_transformer', 'resize_pos_embed',
-    'resize_temporal_pos_embed', 'sincos_1d_pos_embed'
+    'clip_mlp', 'default_num_heads', 'init_clip_transformer',
+    'resize_pos_embed', 'resize_temporal_pos_embed', 'sincos_1d_pos_embed'
 ]

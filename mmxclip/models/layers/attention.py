@@ -2,7 +2,8 @@
 
 One implementation serves the spatial attention and the message attention of
 the CCT backbone, the MIT neck, CLIP's text encoder and the prompt generator's
-cross-attention. Parameters carry the names of :class:`torch.nn.MultiheadAttention`
+cross-attention. Parameters carry the names of
+:class:`torch.nn.MultiheadAttention`
 (``in_proj_weight``, ``in_proj_bias``, ``out_proj``), which is how OpenAI CLIP,
 open_clip and the official X-CLIP store them, so their state dicts map onto
 mmxclip by prefix alone. Unlike ``nn.MultiheadAttention`` it is batch-first,

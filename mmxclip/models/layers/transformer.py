@@ -96,7 +96,8 @@ class ResidualAttentionBlock(nn.Module):
         self.attn = MultiheadAttention(width, num_heads)
         self.ln_2 = LayerNorm(width)
         self.mlp = clip_mlp(width, mlp_ratio, quick_gelu)
-        self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
+        self.drop_path = (DropPath(drop_path) if drop_path > 0 else
+                          nn.Identity())
 
     def attention(self, x: Tensor) -> Tensor:
         """Residual attention branch on (B, L, D)."""

@@ -10,7 +10,8 @@ from mmengine.model.weight_init import trunc_normal_
 from torch import Tensor, nn
 
 from ..layers import (ResidualAttentionBlock, check_pos_embed_init,
-                      resize_temporal_pos_embed, sincos_1d_pos_embed)
+                      default_num_heads, resize_temporal_pos_embed,
+                      sincos_1d_pos_embed)
 
 
 @MODELS.register_module()
@@ -26,7 +27,7 @@ class MITNeck(BaseModule):
             interpolated to T (see :meth:`_adapt_checkpoint`).
         embed_dim: Channels E.
         layers: Residual attention blocks.
-        heads: Attention heads; ``embed_dim // 64`` when None.
+        heads: Attention heads; :func:`default_num_heads` when None.
         drop_path_rate: Stochastic depth of the last block.
         pos_embed_init: Initial temporal position embedding: ``'normal'``,
             X-CLIP's truncated N(0, 0.02^2); or ``'sincos'``, the 1D
@@ -52,9 +53,10 @@ class MITNeck(BaseModule):
         self.positional_embedding = nn.Parameter(
             torch.empty(1, num_frames, embed_dim))
         rates = torch.linspace(0, drop_path_rate, layers).tolist()
+        heads = heads or default_num_heads(embed_dim)
         self.resblocks = nn.ModuleList(
-            ResidualAttentionBlock(embed_dim, heads or max(embed_dim // 64, 1),
-                                   drop_path=rate) for rate in rates)
+            ResidualAttentionBlock(embed_dim, heads, drop_path=rate)
+            for rate in rates)
         if pos_embed_init == 'sincos':
             with torch.no_grad():
                 self.positional_embedding[0] = sincos_1d_pos_embed(

@@ -1,0 +1,23 @@
+"""What the tests share: tiny models (:mod:`helpers.tiny_model`), generated
+videos and datasets, weight files of every format, pickled payloads, tool
+runs and the hooks test configs import (``helpers.train_hooks``).
+
+``tests/conftest.py`` puts ``tests/`` on ``sys.path``, and the tools the
+tests run get it on ``PYTHONPATH`` (:func:`helpers.runs.run_tool`), so this
+package imports as ``helpers`` everywhere.
+"""
+import importlib.util
+import os.path as osp
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+FIXTURES = osp.join(ROOT, 'tests', 'fixtures')
+
+
+def load_tool(relpath: str):
+    """Import a script under tools/ as a module."""
+    path = osp.join(ROOT, 'tools', relpath)
+    spec = importlib.util.spec_from_file_location(
+        osp.splitext(osp.basename(path))[0], path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

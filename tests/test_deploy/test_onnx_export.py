@@ -1,0 +1,145 @@
+"""Export: tools/export.py writes an ONNX graph with the class set baked in;
+onnxruntime's outputs equal the recognizer's predict within 1e-4 on random
+clips, for several batch sizes and views; the README's PyTorch-free snippet
+ranks a video as recognize() does."""
+import json
+import os
+import os.path as osp
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from helpers import ROOT
+from helpers.tiny_model import save_tiny_xclip
+from helpers.weight_files import load_tool, write_video
+from mmaction.structures import ActionDataSample
+
+from mmxclip.apis import init_xclip, recognize
+from mmxclip.deploy import FixedClassXCLIP, export_onnx
+
+ort = pytest.importorskip('onnxruntime')
+LABELS = ['a square moving right', 'a dog', 'cooking pasta']
+
+
+@pytest.fixture(scope='module')
+def exported(tmp_path_factory):
+    folder = tmp_path_factory.mktemp('export')
+    ckpt = save_tiny_xclip(str(folder / 'tiny.pth'))
+    out = str(folder / 'xclip.onnx')
+    assert load_tool('export.py').main([ckpt, '--labels', ','.join(LABELS),
+                                        '--out', out]) == 0
+    return folder, ckpt, out
+
+
+def predict(model, clips):
+    """The recognizer's ``test_step`` on uint8 (B, V, T, H, W, 3) clips:
+    fused scores (B, K) and the head's per-view logits (B, V, K)."""
+    inputs = [torch.from_numpy(c).permute(0, 4, 1, 2, 3) for c in clips]
+    samples = [ActionDataSample() for _ in clips]
+    with torch.no_grad():
+        fused = torch.stack([r.pred_score for r in model.test_step(
+            dict(inputs=inputs, data_samples=samples))])
+        data = model.data_preprocessor(dict(inputs=inputs,
+                                            data_samples=samples), False)
+        logits = model.extract_feat(data['inputs'], stage='head')[0]
+    return fused.numpy(), logits.view(*clips.shape[:2], -1).numpy()
+
+
+@pytest.mark.parametrize('batch,views', [(1, 1), (3, 1), (2, 3)])
+def test_onnxruntime_equals_predict(exported, batch, views):
+    folder, ckpt, out = exported
+    session = ort.InferenceSession(out, providers=['CPUExecutionProvider'])
+    model = init_xclip(ckpt, LABELS)
+    clips = np.random.default_rng(batch * 10 + views).integers(
+        0, 256, (batch, views, 8, 32, 32, 3), dtype=np.uint8)
+    scores, logits = session.run(None, {'clips': clips})
+    ref_scores, ref_logits = predict(model, clips)
+    assert scores.shape == (batch, 3) and logits.shape == (batch, views, 3)
+    assert ref_logits.std() > 0.1
+    err = max(np.abs(scores - ref_scores).max(),
+              np.abs(logits - ref_logits).max())
+    print(f'B={batch} V={views}: max |d| = {err:.2e}')
+    assert err <= 1e-4
+
+
+def test_class_set_and_input_are_recorded(exported):
+    _, _, out = exported
+    session = ort.InferenceSession(out, providers=['CPUExecutionProvider'])
+    meta = session.get_modelmeta().custom_metadata_map
+    assert json.loads(meta['class_names']) == LABELS
+    assert (meta['num_frames'], meta['resolution']) == ('8', '32')
+    assert meta['average_clips'] == 'prob'
+    (clips, ), outputs = session.get_inputs(), session.get_outputs()
+    assert clips.type == 'tensor(uint8)'
+    assert clips.shape == ['batch', 'views', 8, 32, 32, 3]
+    assert [o.name for o in outputs] == ['scores', 'logits']
+
+
+def test_export_refuses_what_it_cannot_bake(exported, tmp_path, capsys):
+    _, ckpt, _ = exported
+    model = init_xclip(ckpt, LABELS)
+    model.cls_head.average_clips = None
+    with pytest.raises(ValueError, match="average_clips must be 'prob' or "
+                       "'score'"):
+        export_onnx(model, str(tmp_path / 'x.onnx'))
+    model = init_xclip(ckpt, LABELS)
+    model.data_preprocessor._enable_normalize = False
+    with pytest.raises(ValueError, match='does not normalise'):
+        FixedClassXCLIP(model)
+    tool = load_tool('export.py')
+    with pytest.raises(SystemExit):
+        tool.parse_args([ckpt, '--labels', 'a,,b', '--out', 'x.onnx'])
+    assert '--labels: entry 2 is blank' in capsys.readouterr().err
+
+
+def test_tool_checks_its_export_and_times_it(exported, tmp_path, capsys,
+                                             monkeypatch):
+    """The tool's own check fails the run when the export is off (here: a
+    tolerance of 0 that the 1e-6-level float differences exceed);
+    --benchmark prints both latencies."""
+    _, ckpt, _ = exported
+    tool = load_tool('export.py')
+    args = [ckpt, '--labels', 'a,b', '--out', str(tmp_path / 'x.onnx'),
+            '--benchmark', '--runs', '1']
+    assert tool.main(args) == 0
+    out = capsys.readouterr().out
+    assert re.search(r'x.onnx: [\d.]+ MiB, 2 classes, 8 frames of 32 px', out)
+    assert re.search(r'batch 1, \d+ threads: onnxruntime [\d.]+ ms, PyTorch '
+                     r'[\d.]+ ms \(median of 1\)', out)
+    monkeypatch.setattr(tool, 'TOLERANCE', 0.0)
+    assert tool.main(args[:6]) == 1
+    assert 'error: the export differs from PyTorch by' in \
+        capsys.readouterr().err
+
+
+def readme_snippet() -> str:
+    """The python block after ``<!-- onnx-snippet -->`` in the README."""
+    with open(osp.join(ROOT, 'README.md'), encoding='utf-8') as f:
+        text = f.read()
+    match = re.search(r'<!-- onnx-snippet -->\s*```python\n(.*?)```', text,
+                      re.S)
+    assert match, 'README has no onnx snippet'
+    return match.group(1)
+
+
+def test_readme_snippet_runs_without_pytorch(exported, tmp_path):
+    """The README's decode + resize + onnxruntime lines, with ``import
+    torch`` made impossible, print the ranking recognize() gives."""
+    folder, ckpt, out = exported
+    video = write_video(str(tmp_path / 'demo.mp4'), frames=37)
+    os.symlink(out, tmp_path / 'xclip.onnx')
+    (tmp_path / 'snippet.py').write_text(readme_snippet())
+    guard = ("import sys; sys.modules['torch'] = None; "
+             "exec(compile(open('snippet.py').read(), 'snippet.py', 'exec'))")
+    result = subprocess.run([sys.executable, '-c', guard], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    printed = [line.rsplit(': ', 1) for line in
+               result.stdout.strip().splitlines()]
+    ranking = recognize(init_xclip(ckpt, LABELS), video, topk=3).ranking
+    assert [name for name, _ in printed] == [name for name, _ in ranking]
+    np.testing.assert_allclose([float(p) for _, p in printed],
+                               [p for _, p in ranking], atol=1e-4)
