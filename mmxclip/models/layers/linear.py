@@ -5,8 +5,9 @@ The projections are ~75 % of a CPU forward of the CCT backbone, and
 PyTorch runs float32 ``F.linear`` on CPU through MKL's sgemm. On AMD CPUs
 MKL takes a slower code path than oneDNN (the library behind PyTorch's
 ``mkldnn`` ops, which dispatches on the instruction set, not the vendor):
-on this project's EPYC machine oneDNN's float32 GEMM is 1.1-2.4x faster on
-the ViT-B/16 shapes (``python tools/analysis/benchmark_gemm.py``).
+on this project's EPYC machine oneDNN's float32 GEMM took a ViT-B/16 block's
+linears 1.75x faster at batch 1 and 1.13x at batch 4 on a loaded machine
+(``python tools/analysis/benchmark_gemm.py``; the README has the figures).
 :func:`linear` therefore sends float32 CPU work without autograd or autocast
 to ``torch.ops.mkldnn._linear_pointwise``, the op PyTorch's own compiler
 (inductor) emits for CPU linears; everything else (training, float64, half
