@@ -65,9 +65,9 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
                       for stmt in ('F.linear(x, w, b)', onednn)]
                 total = [t + m for t, m in zip(total, ms)]
                 print(f'{batch:>5} {name:<14} {f"{rows}x{k}x{n}":>18} '
-                      f'{ms[0]:>9.2f} {ms[1]:>9.2f} {ms[0] / ms[1]:>5.2f}x')
-            print(f'{batch:>5} {"block":<14} {"":>18} {total[0]:>9.2f} '
-                  f'{total[1]:>9.2f} {total[0] / total[1]:>5.2f}x')
+                      f'{ms[0]:>9.4g} {ms[1]:>9.4g} {ms[0] / ms[1]:>5.2f}x')
+            print(f'{batch:>5} {"block":<14} {"":>18} {total[0]:>9.4g} '
+                  f'{total[1]:>9.4g} {total[0] / total[1]:>5.2f}x')
 
 
 if __name__ == '__main__':
