@@ -144,16 +144,26 @@ def xclip_logits(model, inputs):
 
 
 def assert_same_logits(model, hf):
-    """float32: max|d| / max|ref| <= 1e-5 on inputs whose logits
-    discriminate (std > 0.1; near-orthogonal random embeddings give
-    |logits| ~ 0.1, where float32 rounding alone reaches 1e-5 relative);
-    float64: the conversion is exact (<= 1e-10) on every input."""
+    """float32: max|d| <= 1e-5 of the logit scale s on inputs whose logits
+    discriminate (std > 0.1); float64: the conversion is exact (<= 1e-10 of
+    max|ref|) on every input.
+
+    Logits are s * cos(video, text) with s = exp(logit_scale): float32
+    rounds the embeddings relative to their norms, so the logits' rounding is
+    relative to s, not to the largest cosine a random model happens to
+    reach (|cos| <= 0.13 here). Measured on an Intel Xeon for the tiny model
+    of tests/test_apis/test_inference.py: HF's own float32 logits are
+    3.3e-5 of max|ref| from its float64 ones (mmxclip's 1.8e-5), so
+    agreement to 1e-5 of max|ref| is not something two correct float32
+    implementations can promise; relative to s they agree to 2e-6.
+    """
+    scale = hf.logit_scale.exp().item()
     for seed in (2, 3):
         videos, inputs = random_videos(hf, batch=2, seed=seed)
         ref = hf_logits(hf, videos)
         assert ref.std() > 0.1
-        err = rel_err(xclip_logits(model, inputs), ref)
-        print(f'float32 max|d|/max|ref| = {err:.3g}')
+        err = (xclip_logits(model, inputs) - ref).abs().max().item() / scale
+        print(f'float32 max|d|/logit scale = {err:.3g}')
         assert err <= 1e-5
     model, hf = copy.deepcopy(model).double(), copy.deepcopy(hf).double()
     for seed in (1, 2, 3):
