@@ -33,9 +33,11 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
                                   with_hf=False)
     clips = benchmark.make_inputs(spec, args.frames, args.batch, names, 'cpu',
                                   'max_length').mmx_videos[:, 0]
+    if linear._onednn_linear is None:
+        raise SystemExit('this PyTorch build has no oneDNN')
     onednn = linear._ONEDNN
     try:
-        for title, use in (('oneDNN linears', onednn), ('F.linear', False)):
+        for title, use in (('oneDNN linears', True), ('F.linear', False)):
             linear._ONEDNN = use
             with torch.no_grad():
                 mmx.encode_video(clips)  # warm-up

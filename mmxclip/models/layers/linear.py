@@ -1,19 +1,21 @@
 """The linear layers of every X-CLIP module, with oneDNN's GEMM for CPU
-inference.
+inference where MKL is slow.
 
-The projections are ~75 % of a CPU forward of the CCT backbone, and
-PyTorch runs float32 ``F.linear`` on CPU through MKL's sgemm. On AMD CPUs
-MKL takes a slower code path than oneDNN (the library behind PyTorch's
-``mkldnn`` ops, which dispatches on the instruction set, not the vendor):
-on this project's EPYC machine oneDNN's float32 GEMM took a ViT-B/16 block's
-linears 1.75x faster at batch 1 and 1.13x at batch 4 on a loaded machine
-(``python tools/analysis/benchmark_gemm.py``; the README has the figures).
-:func:`linear` therefore sends float32 CPU work without autograd or autocast
-to ``torch.ops.mkldnn._linear_pointwise``, the op PyTorch's own compiler
-(inductor) emits for CPU linears; everything else (training, float64, half
+The projections are ~75 % of a CPU forward of the CCT backbone, and PyTorch
+runs float32 ``F.linear`` on CPU through MKL's sgemm. MKL takes its fast
+code paths on Intel CPUs only; on other x86 CPUs it takes a slower one than
+oneDNN (the library behind PyTorch's ``mkldnn`` ops, which dispatches on the
+instruction set, not the vendor). Measured with ``python
+tools/analysis/benchmark_gemm.py`` on a ViT-B/16 block's linears (the README
+has the figures): on an AMD EPYC oneDNN was 1.75x faster at batch 1 and
+1.13x at batch 4 (loaded machine), on an Intel Xeon 0.93x and 0.91x, i.e.
+slower. :func:`linear` therefore sends float32 CPU work without autograd or
+autocast to ``torch.ops.mkldnn._linear_pointwise`` (the op PyTorch's own
+compiler, inductor, emits for CPU linears) on AMD CPUs when PyTorch runs on
+MKL; everything else (Intel and other CPUs, training, float64, half
 precision and autocast on CPU, CUDA, tracing for FLOP counts or export)
-keeps ``F.linear``. Both are float32 GEMMs: they differ only in summation order
-(~1e-7 relative).
+keeps ``F.linear``. Both are float32 GEMMs: they differ only in summation
+order (~1e-7 relative).
 """
 from typing import Optional
 
@@ -22,8 +24,32 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 # oneDNN ships with the x86 and Arm CPU builds of PyTorch.
-_ONEDNN = torch.backends.mkldnn.is_available()
-_onednn_linear = torch.ops.mkldnn._linear_pointwise if _ONEDNN else None
+_onednn_linear = (torch.ops.mkldnn._linear_pointwise
+                  if torch.backends.mkldnn.is_available() else None)
+
+
+def cpu_vendor(cpuinfo: str = '/proc/cpuinfo') -> Optional[str]:
+    """The x86 vendor string (``'GenuineIntel'``, ``'AuthenticAMD'``, ...)
+    from ``cpuinfo``; None where there is none (not Linux, not x86)."""
+    try:
+        with open(cpuinfo) as f:
+            for line in f:
+                if line.startswith('vendor_id'):
+                    return line.split(':', 1)[1].strip()
+    except OSError:
+        pass
+    return None
+
+
+def onednn_pays_off(vendor: Optional[str]) -> bool:
+    """Whether oneDNN beats PyTorch's own float32 CPU GEMM: with MKL on an
+    AMD CPU (see the module docstring). Unmeasured cases keep ``F.linear``."""
+    return (_onednn_linear is not None and torch.backends.mkl.is_available()
+            and vendor == 'AuthenticAMD')
+
+
+# Read once at import; profile_vision.py switches it to compare both GEMMs.
+_ONEDNN = onednn_pays_off(cpu_vendor())
 
 
 def _onednn_applies(x: Tensor, weight: Tensor) -> bool:
@@ -41,7 +67,8 @@ def linear(x: Tensor, weight: Tensor,
            bias: Optional[Tensor] = None) -> Tensor:
     """``F.linear(x, weight, bias)``: (..., in) -> (..., out).
 
-    Float32 CPU inference runs oneDNN's GEMM (see the module docstring).
+    Float32 CPU inference runs oneDNN's GEMM on the CPUs where it is faster
+    (see the module docstring).
     """
     if _onednn_applies(x, weight):
         return _onednn_linear(x, weight, bias, 'none', [], '')

@@ -1,5 +1,6 @@
-"""mmxclip.models.layers.linear: oneDNN's GEMM for float32 CPU inference,
-F.linear everywhere else, the same values either way."""
+"""mmxclip.models.layers.linear: oneDNN's GEMM for float32 CPU inference on
+the CPUs where it is faster (AMD), F.linear everywhere else, the same
+values either way."""
 import importlib
 
 import pytest
@@ -18,7 +19,9 @@ pytestmark = pytest.mark.skipif(not torch.backends.mkldnn.is_available(),
 
 @pytest.fixture
 def calls(monkeypatch):
-    """Counts the calls that reach oneDNN."""
+    """Counts the calls that reach oneDNN, with oneDNN chosen as on an AMD
+    CPU whatever this machine's vendor."""
+    monkeypatch.setattr(linear_module, '_ONEDNN', True)
     seen, real = [], linear_module._onednn_linear
 
     def counted(*args):
@@ -69,6 +72,40 @@ def test_everything_else_keeps_f_linear(calls, case):
         if case == 'trace':
             traced = torch.jit.trace(Linear(64, 96), x, check_trace=False)
             assert 'aten::linear' in str(traced.inlined_graph)
+    assert calls == []
+
+
+CPUINFO = 'processor\t: 0\nvendor_id\t: {}\ncpu family\t: 25\n'
+
+
+@pytest.mark.parametrize('content,vendor,chosen', [
+    (CPUINFO.format('AuthenticAMD'), 'AuthenticAMD', True),
+    (CPUINFO.format('GenuineIntel'), 'GenuineIntel', False),
+    ('processor\t: 0\nCPU implementer\t: 0x41\n', None, False),  # Arm
+    (None, None, False),  # no /proc/cpuinfo (macOS, Windows)
+], ids=['amd', 'intel', 'arm', 'no_cpuinfo'])
+def test_onednn_chosen_on_amd_only(tmp_path, content, vendor, chosen):
+    """MKL is on its fast path on Intel (oneDNN measured 0.91-0.93x there)
+    and slow on AMD (oneDNN 1.13-1.75x); unmeasured CPUs keep F.linear."""
+    path = tmp_path / 'cpuinfo'
+    if content is not None:
+        path.write_text(content)
+    assert linear_module.cpu_vendor(str(path)) == vendor
+    assert linear_module.onednn_pays_off(vendor) is (
+        chosen and torch.backends.mkl.is_available())
+
+
+def test_import_applies_the_choice_for_this_cpu():
+    assert linear_module._ONEDNN is linear_module.onednn_pays_off(
+        linear_module.cpu_vendor())
+
+
+def test_where_onednn_does_not_pay_off_inference_keeps_f_linear(
+        calls, monkeypatch):
+    monkeypatch.setattr(linear_module, '_ONEDNN', False)
+    x, w, b = _inputs()
+    with torch.no_grad():
+        assert torch.equal(linear(x, w, b), F.linear(x, w, b))
     assert calls == []
 
 
