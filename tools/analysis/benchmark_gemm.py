@@ -1,6 +1,7 @@
 """Float32 CPU GEMM: PyTorch's ``F.linear`` (MKL) against oneDNN's
 ``torch.ops.mkldnn._linear_pointwise``, which ``mmxclip.models.layers.linear``
-uses for CPU inference, on the linear layers of a CLIP ViT block.
+uses for CPU inference on AMD CPUs, on the linear layers of a CLIP ViT
+block.
 
     python tools/analysis/benchmark_gemm.py    # ViT-B/16, 8 frames, batch 1, 4
     python tools/analysis/benchmark_gemm.py --width 1024 --tokens 257

@@ -1,6 +1,7 @@
 """Where the CPU time of mmxclip's vision path goes: torch.profiler's share
 of each op, once with the oneDNN linears of ``mmxclip.models.layers.linear``
-and once with ``F.linear`` everywhere (as before them).
+and once with ``F.linear`` everywhere, whichever of the two this CPU uses by
+default (oneDNN on AMD only).
 
     python tools/analysis/profile_vision.py    # B/16, 8 frames, batch 1
     python tools/analysis/profile_vision.py --batch 4 --top 10
@@ -27,14 +28,14 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     p.add_argument('--batch', type=int, default=1)
     p.add_argument('--top', type=int, default=7, help='ops listed per run')
     args = p.parse_args(argv)
+    if linear._onednn_linear is None:
+        raise SystemExit('this PyTorch build has no oneDNN')
     spec = benchmark.SPECS[args.model]
     names = benchmark.class_names(4)
     mmx, _ = benchmark.build_pair(spec, args.frames, names, 'cpu',
                                   with_hf=False)
     clips = benchmark.make_inputs(spec, args.frames, args.batch, names, 'cpu',
                                   'max_length').mmx_videos[:, 0]
-    if linear._onednn_linear is None:
-        raise SystemExit('this PyTorch build has no oneDNN')
     onednn = linear._ONEDNN
     try:
         for title, use in (('oneDNN linears', True), ('F.linear', False)):
