@@ -13,9 +13,11 @@ and other protocols are refused before any decoder sees the file.
 between packets, so a decoder loop that never ends (decord on some MPEG-TS
 files) cannot hold a tool, a server or a data loader.
 """
+import contextlib
 import os
+import threading
 import time
-from typing import BinaryIO, Optional, Union
+from typing import BinaryIO, Iterator, Optional, Union
 
 from .broken_video import BrokenVideoError
 
@@ -36,6 +38,9 @@ _BMFF_BOXES = (b'ftyp', b'moov', b'mdat', b'wide', b'free', b'skip')
 _ASF_GUID = bytes.fromhex('3026b2758e66cf11a6d900aa0062ce6c')
 _TS_PACKET = 188
 PROBE_BYTES = 4096
+# The decode budget of videos opened in this thread (see decode_budget).
+_BUDGET = threading.local()
+DEFAULT_BUDGET = dict(base_s=10.0, per_mb_s=2.0)
 
 
 def sniff_container(head: bytes) -> Optional[str]:
@@ -168,15 +173,18 @@ class Deadline:
     Args:
         name: The video, for the message.
         size_bytes: The file's size (0 for a stream of unknown size).
-        base_s: Budget of any video.
-        per_mb_s: Added per MiB of file.
+        base_s: Budget of any video (default: :func:`current_budget`).
+        per_mb_s: Added per MiB of file (default: :func:`current_budget`).
     """
 
     def __init__(self,
                  name: str,
                  size_bytes: int = 0,
-                 base_s: float = 10.0,
-                 per_mb_s: float = 2.0) -> None:
+                 base_s: Optional[float] = None,
+                 per_mb_s: Optional[float] = None) -> None:
+        budget = current_budget()
+        base_s = budget['base_s'] if base_s is None else base_s
+        per_mb_s = budget['per_mb_s'] if per_mb_s is None else per_mb_s
         self.name = name
         self.seconds = base_s + per_mb_s * size_bytes / 2**20
         self._end = time.monotonic() + self.seconds
@@ -192,3 +200,30 @@ class Deadline:
                 None, self.name, f'decoding took longer than its time budget '
                 f'of {self.seconds:.1f} s (a decoder loop that does not end, '
                 'or a file far slower to decode than its size suggests)')
+
+
+def current_budget() -> dict:
+    """The decode budget in force in this thread: ``base_s`` and
+    ``per_mb_s`` of :class:`Deadline` (:data:`DEFAULT_BUDGET` unless inside
+    :func:`decode_budget`)."""
+    return getattr(_BUDGET, 'value', DEFAULT_BUDGET)
+
+
+@contextlib.contextmanager
+def decode_budget(base_s: float, per_mb_s: float) -> Iterator[None]:
+    """Decode budget of the videos this thread opens inside the block (a
+    server's per-request budget; a tool's ``--decode-budget``).
+
+    Args:
+        base_s: Seconds any video may take.
+        per_mb_s: Seconds added per MiB of file.
+    """
+    if base_s < 0 or per_mb_s < 0:
+        raise ValueError('decode budget must be >= 0, got '
+                         f'base_s={base_s}, per_mb_s={per_mb_s}')
+    old = current_budget()
+    _BUDGET.value = dict(base_s=base_s, per_mb_s=per_mb_s)
+    try:
+        yield
+    finally:
+        _BUDGET.value = old
