@@ -118,7 +118,7 @@ class Dataset:
     duplicates: List[List[str]] = field(default_factory=list)
 
     def lines(self, split: str) -> List[str]:
-        """``path label`` lines of a split, in source order."""
+        """``path label`` lines of a split, by class and path."""
         label = {name: i for i, name in enumerate(self.class_names)}
         return [f'{it.path} {label[it.class_name]}'
                 for it, s in zip(self.items, self.splits) if s == split]
@@ -300,9 +300,10 @@ def split_dataset(root: str, items: Sequence[Item], probes: Sequence[Probe],
                   seed: int = 0) -> Dataset:
     """Leave out unreadable videos, flag duplicates and split.
 
-    The source's splits are used when it gives them; otherwise a stratified
-    split (:func:`~mmxclip.datasets.splits.stratified_split`) in which equal
-    files share a split.
+    Videos are ordered by class and path. The source's splits are used
+    when it gives them; otherwise a stratified split
+    (:func:`~mmxclip.datasets.splits.stratified_split`) in which equal files
+    share a split.
 
     Raises:
         DatasetError: Class names CLIP reads as one, a class without a
@@ -310,7 +311,10 @@ def split_dataset(root: str, items: Sequence[Item], probes: Sequence[Probe],
     """
     from ..models.heads import load_class_names
     broken = [(it, p.error) for it, p in zip(items, probes) if p.error]
-    good = [(it, p) for it, p in zip(items, probes) if not p.error]
+    # By class and path: the lists and the split do not depend on the
+    # order of a table's rows.
+    good = sorted(((it, p) for it, p in zip(items, probes) if not p.error),
+                  key=lambda pair: (pair[0].class_name, pair[0].path))
     names = sorted({it.class_name for it in items})
     try:
         load_class_names(names, name='the class names')
