@@ -5,7 +5,6 @@ import json
 
 import pytest
 import torch
-import torch.nn.functional as F
 from helpers.tiny_model import LABELS, save_tiny_xclip, tiny_xclip
 from helpers.weight_files import load_tool
 
