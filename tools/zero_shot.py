@@ -11,7 +11,10 @@ video that cannot be read is reported on stderr with its path and what is
 wrong, and the run goes on; the exit status is 1 if any video failed. The
 checkpoint may be any format :func:`mmxclip.apis.init_xclip` reads;
 ``--num-frames T`` runs it at T frames per clip (MIT's temporal table
-interpolated).
+interpolated). ``--class-texts FILE`` (YAML or JSON, ``{label: [text,
+...]}``) scores a label by several texts, their embeddings ensembled
+(:class:`mmxclip.models.XCLIPTextHead`); labels it does not list keep their
+own text.
 """
 import argparse
 import os
@@ -26,7 +29,7 @@ from mmxclip.apis import Recognition, init_xclip, read_frames, recognize
 from mmxclip.apis.outputs import mirrored_paths
 from mmxclip.cli import add_model_args, positive_int
 from mmxclip.datasets import BrokenVideoError
-from mmxclip.models.heads import load_class_names
+from mmxclip.models.heads import load_class_names, load_class_texts
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -37,6 +40,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     labels = parser.add_mutually_exclusive_group(required=True)
     labels.add_argument('--labels', help='comma-separated labels')
     labels.add_argument('--label-file', help='one label per line')
+    parser.add_argument('--class-texts', help='YAML or JSON file: {label: '
+                        '[text, ...]}, several texts per label (ensembled)')
     parser.add_argument('--topk', type=positive_int, default=5)
     parser.add_argument('--out-dir', help='where to write one .png per video')
     args = parser.parse_args(argv)
@@ -49,6 +54,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                                            name='--labels')
         else:
             args.labels = load_class_names(args.label_file)
+        if args.class_texts is not None:
+            load_class_texts(args.class_texts, args.labels)  # checked early
     except (ValueError, FileNotFoundError) as err:
         parser.error(str(err))
     return args
@@ -97,7 +104,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """Rank the labels for each video; the exit status (1: some failed)."""
     args = parse_args(argv)
     model = init_xclip(args.checkpoint, args.labels, args.device,
-                       args.num_clips, args.num_crops, args.num_frames)
+                       args.num_clips, args.num_crops, args.num_frames,
+                       args.class_texts)
     pictures = (mirrored_paths(args.videos, args.out_dir, '.png')
                 if args.out_dir else [None] * len(args.videos))
     # The bar goes to stderr, so stdout holds exactly the tables.

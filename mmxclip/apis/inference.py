@@ -68,7 +68,8 @@ def _checkpoint_model_config(weights: Weights) -> Optional[Dict[str, Any]]:
 
 
 def model_config(weights: Weights,
-                 class_names: Union[None, str, Sequence[str]] = None
+                 class_names: Union[None, str, Sequence[str]] = None,
+                 class_texts: Union[None, str, Dict[str, List[str]]] = None
                  ) -> Dict[str, Any]:
     """The model config that fits ``weights``.
 
@@ -79,7 +80,10 @@ def model_config(weights: Weights,
 
     Args:
         weights: What :func:`read_weights` returned.
-        class_names: Overrides the checkpoint's class names.
+        class_names: Overrides the checkpoint's class names (and drops
+            its class texts, which belong to its class set).
+        class_texts: Several texts per class
+            (:class:`~mmxclip.models.XCLIPTextHead`'s ``class_texts``).
 
     Returns:
         dict: An :class:`XCLIPRecognizer` config.
@@ -99,12 +103,16 @@ def model_config(weights: Weights,
                 f'{weights.path} ({weights.format}) carries no class names; '
                 'pass class_names (a list or a file, one name per line)')
         gelu = meta.get('quick_gelu')
-        return weights.model_config(
+        cfg = weights.model_config(
             names, quick_gelu=gelu if isinstance(gelu, bool) else None)
-    if names:
+    elif names:
         cfg['cls_head']['class_names'] = list(names) if not isinstance(
             names, str) else names
         cfg['cls_head'].pop('num_classes', None)
+        if class_names:
+            cfg['cls_head'].pop('class_texts', None)
+    if class_texts is not None:
+        cfg['cls_head']['class_texts'] = class_texts
     return cfg
 
 
@@ -133,7 +141,9 @@ def init_xclip(checkpoint: str,
                device: Union[str, torch.device] = 'cpu',
                num_clips: int = 1,
                num_crops: int = 1,
-               num_frames: Optional[int] = None) -> nn.Module:
+               num_frames: Optional[int] = None,
+               class_texts: Union[None, str, Dict[str, List[str]]] = None
+               ) -> nn.Module:
     """A ready :class:`XCLIPRecognizer` in eval mode from any weight file.
 
     The format (OpenAI TorchScript archive, CLIP / open_clip state dict,
@@ -153,6 +163,9 @@ def init_xclip(checkpoint: str,
             trained for. MIT's temporal table is interpolated to T'
             (:class:`~mmxclip.models.MITNeck`); the test pipeline samples
             T' frames.
+        class_texts: Several texts per class, ``{name: [text, ...]}`` or a
+            YAML / JSON file of one: a class's text embeddings are ensembled
+            (:class:`~mmxclip.models.XCLIPTextHead`).
 
     Returns:
         nn.Module: The recognizer, eval mode, on ``device``.
@@ -161,7 +174,7 @@ def init_xclip(checkpoint: str,
         raise ValueError(f'num_frames must be >= 1, got {num_frames}')
     init_default_scope('mmaction')
     weights = read_weights(checkpoint)
-    cfg = model_config(weights, class_names)
+    cfg = model_config(weights, class_names, class_texts)
     if num_frames is not None and cfg.get('neck'):
         cfg['neck']['num_frames'] = num_frames
     model = MODELS.build(cfg)

@@ -4,6 +4,7 @@ MMEngine's FSDP and DeepSpeed strategies need for X-CLIP."""
 from .atomic_io import (AtomicLocalBackend, atomic_open_in, atomic_write,
                         register_atomic_local_backend)
 from .checkpoint_hook import SafeCheckpointHook
+from .class_accuracy_hook import ClassAccuracyHook
 from .deepspeed import fix_deepspeed
 from .exact_resume_hook import ExactResumeHook, get_rng_state, set_rng_state
 from .finite_loss_hook import FiniteLossHook
@@ -20,7 +21,8 @@ from .work_dir_lock import WorkDirBusyError, WorkDirLock
 # importing mmxclip changes.
 __all__ = [
     'AtomicLocalBackend', 'atomic_open_in', 'atomic_write',
-    'register_atomic_local_backend', 'CheckLabelsHook', 'ExactResumeHook',
+    'register_atomic_local_backend', 'CheckLabelsHook', 'ClassAccuracyHook',
+    'ExactResumeHook',
     'FiniteLossHook', 'SafeCheckpointHook', 'SafeRunner',
     'SkippedSamplesHook', 'TimmCosineLR', 'WorkDirBusyError', 'WorkDirLock',
     'XCLIPFullyShardedDataParallel', 'fix_deepspeed', 'fix_fsdp_optim_resume',

@@ -7,12 +7,13 @@
 Input and output are MMAction2 ``VideoDataset`` lists (``path label`` per
 line). K videos are drawn per class with ``random.Random(seed)``, so the
 same list, K and seed always give the same file; the output keeps the
-input's line order.
+input's line order. ``tools/data/build_dataset.py --shots K`` draws with the
+same function (:func:`mmxclip.datasets.splits.few_shot`).
 """
 import argparse
-import random
-from collections import defaultdict
-from typing import Dict, List, Optional, Sequence
+from typing import Optional, Sequence
+
+from mmxclip.datasets.splits import few_shot, read_list
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -22,50 +23,6 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--shots', type=int, required=True, help='K')
     parser.add_argument('--seed', type=int, default=0)
     return parser.parse_args(argv)
-
-
-def read_list(path: str) -> List[str]:
-    """Non-blank lines of an annotation list, each checked for a label."""
-    with open(path, encoding='utf-8') as f:
-        lines = [line.rstrip('\n') for line in f if line.strip()]
-    for i, line in enumerate(lines, 1):
-        parts = line.split()
-        if len(parts) < 2 or not parts[-1].lstrip('-').isdigit():
-            raise ValueError(f'{path}: line {i} {line!r} is not '
-                             '"path label"')
-    return lines
-
-
-def few_shot(lines: Sequence[str], shots: int, seed: int,
-             source: str = 'list') -> List[str]:
-    """K lines per class, drawn reproducibly.
-
-    Args:
-        lines: ``path label`` lines.
-        shots: K.
-        seed: Seed of the draw.
-        source: Name of the list, for errors.
-
-    Returns:
-        list[str]: The drawn lines in their original order.
-
-    Raises:
-        ValueError: ``shots`` < 1, or a class with fewer than K videos.
-    """
-    if shots < 1:
-        raise ValueError(f'--shots must be >= 1, got {shots}')
-    by_class: Dict[int, List[int]] = defaultdict(list)
-    for i, line in enumerate(lines):
-        by_class[int(line.split()[-1])].append(i)
-    rng = random.Random(seed)
-    keep = []
-    for label in sorted(by_class):
-        indices = by_class[label]
-        if len(indices) < shots:
-            raise ValueError(f'{source}: class {label} has {len(indices)} '
-                             f'videos, fewer than --shots {shots}')
-        keep += rng.sample(indices, shots)
-    return [lines[i] for i in sorted(keep)]
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:

@@ -35,6 +35,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         help='frames per video (default: 16)')
     parser.add_argument('--seed', type=int, default=0,
                         help='random seed (default: 0)')
+    parser.add_argument('--class-folders', action='store_true',
+                        help='write videos/<class>/<split>_*.mp4 (a source '
+                        'for tools/data/build_dataset.py)')
     return parser.parse_args(argv)
 
 
@@ -49,7 +52,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
             num_val_per_class=args.val_per_class,
             size=args.size,
             num_frames=args.frames,
-            seed=args.seed)
+            seed=args.seed,
+            class_folders=args.class_folders)
     except (TypeError, ValueError) as e:
         sys.exit(f'error: {e}')
     n_train = len(result['videos']['train'])

@@ -12,14 +12,10 @@ the head's class names and the labels agree. Every class of the split must
 be in the label map; a split class without videos is reported.
 """
 import argparse
-import os.path as osp
-import sys
 from typing import List, Optional, Sequence
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from make_few_shot_split import read_list  # noqa: E402
-
-from mmxclip.models.heads import load_class_names  # noqa: E402
+from mmxclip.datasets.splits import read_list
+from mmxclip.models.heads import load_class_names
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:

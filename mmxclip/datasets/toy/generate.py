@@ -11,7 +11,10 @@ MMAction2's ``VideoDataset`` format::
         val/*.mp4
 
 Paths in the list files are relative to ``OUT/videos``, so a config uses e.g.
-``ann_file='OUT/train.txt', data_prefix=dict(video='OUT/videos')``. The
+``ann_file='OUT/train.txt', data_prefix=dict(video='OUT/videos')``. With
+``class_folders=True`` the videos are ``OUT/videos/<class>/<split>_*.mp4``
+instead (the class name with ``_`` for spaces: a class-folder source for
+``tools/data/build_dataset.py``), the lists pointing there. The
 generated splits are balanced exactly, not just in distribution: every video
 of one class of a pair has a time-reversed twin in the other class.
 """
@@ -66,7 +69,8 @@ def make_toy_dataset(out_dir: str,
                      num_val_per_class: int = VAL_PER_CLASS,
                      size: int = 32,
                      num_frames: int = 16,
-                     seed: int = 0) -> dict:
+                     seed: int = 0,
+                     class_folders: bool = False) -> dict:
     """Generates the synthetic motion dataset.
 
     Each video is drawn from its own random generator seeded with
@@ -87,6 +91,7 @@ def make_toy_dataset(out_dir: str,
             decodable by decord; see :func:`_check_decodable`).
         num_frames: Number of frames per video (>= 4).
         seed: Non-negative random seed.
+        class_folders: Write each video into its class's folder.
 
     Returns:
         A dict with keys ``out_dir``, ``data_prefix`` (``out_dir/videos``),
@@ -120,15 +125,19 @@ def make_toy_dataset(out_dir: str,
         videos={},
     )
     os.makedirs(out_dir, exist_ok=True)
+    folders = ([name.replace(' ', '_') for name in CLASSES] if class_folders
+               else list(counts))
+    for folder in folders:
+        os.makedirs(osp.join(video_root, folder), exist_ok=True)
     for split, per_class in counts.items():
-        os.makedirs(osp.join(video_root, split), exist_ok=True)
         records = []
         # Interleave classes so that any prefix of the list is balanced.
         for k in range(per_class * num_classes):
             index, label = divmod(k, num_classes)
             spec = make_video_spec(seed, split, label, index, size,
                                    num_frames)
-            rel = f'{split}/{split}_{k:05d}.mp4'
+            folder = folders[label] if class_folders else split
+            rel = f'{folder}/{split}_{k:05d}.mp4'
             write_video(osp.join(video_root, rel), render_video(spec, size))
             record = spec.to_dict()
             record.update(centers=spec.centers, radii=spec.radii,
@@ -150,6 +159,7 @@ def make_toy_dataset(out_dir: str,
         num_frames=num_frames,
         seed=seed,
         data_prefix='videos',
+        class_folders=class_folders,
         ann_files={split: f'{split}.txt' for split in counts},
     )
     meta['videos'] = {

@@ -1,4 +1,4 @@
-from .class_names import load_class_names
+from .class_names import load_class_names, load_class_texts
 from .prompt_generator import PromptGenerator, PromptGeneratorLayer
 from .text_encoder import CLIPTextEncoder
 from .tokenizer import tokenize
@@ -6,5 +6,5 @@ from .xclip_head import XCLIPTextHead
 
 __all__ = [
     'CLIPTextEncoder', 'PromptGenerator', 'PromptGeneratorLayer',
-    'XCLIPTextHead', 'load_class_names', 'tokenize'
+    'XCLIPTextHead', 'load_class_names', 'load_class_texts', 'tokenize'
 ]

@@ -19,11 +19,17 @@ def tokenize(texts: Sequence[str], context_length: int = 77) -> torch.Tensor:
     """
     from open_clip.tokenizer import _tokenizer  # heavy import, done lazily
     for text in texts:
-        n = len(_tokenizer.encode(text)) + 2
+        n = count_tokens(text)
         if n > context_length:
             raise ValueError(f'text {text!r} has {n} tokens, more than the '
                              f'context length {context_length}')
     return _tokenizer(list(texts), context_length=context_length)
+
+
+def count_tokens(text: str) -> int:
+    """Tokens CLIP's tokenizer makes of ``text``, start and end included."""
+    from open_clip.tokenizer import _tokenizer
+    return len(_tokenizer.encode(text)) + 2
 
 
 def normalize(text: str) -> str:

@@ -1,6 +1,6 @@
 """X-CLIP's prompt-aware text head."""
 import math
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -9,7 +9,7 @@ from mmaction.registry import MODELS
 from torch import Tensor, nn
 
 from ...weights.scheme import resolve_quick_gelu
-from .class_names import load_class_names
+from .class_names import load_class_names, load_class_texts
 from .prompt_generator import PromptGenerator
 from .text_encoder import CLIPTextEncoder
 from .tokenizer import tokenize
@@ -32,6 +32,14 @@ class XCLIPTextHead(BaseHead):
     moving the model, loading weights or an optimizer step invalidates it;
     :meth:`set_class_names` replaces the class set.
 
+    Several texts per class (``class_texts``) are ensembled as CLIP does:
+    each text is embedded, the unit vectors of a class are averaged and
+    renormalised, and the result is scaled to the mean norm of the class's
+    embeddings (the prompt generator was trained on unnormalised text
+    embeddings, so it keeps their scale). A class with one text keeps its
+    embedding as is: without ``class_texts`` the scores are exactly those
+    of the single-text head.
+
     Args:
         class_names: Class names in label order, or a text file with one per
             line.
@@ -47,6 +55,9 @@ class XCLIPTextHead(BaseHead):
             ``embed_dim``.
         prompt_template: Format string turning a class name into its text;
             X-CLIP uses the bare name ``'{}'``.
+        class_texts: ``{class name: [text, ...]}`` or a YAML / JSON file of
+            one (:func:`load_class_texts`): a listed class is scored by the
+            ensemble of its texts (used as written, no template).
         freeze_text_encoder: Freeze the text encoder and ``logit_scale``, as
             published.
         logit_scale_init: Initial ``logit_scale`` (CLIP's ``ln(1 / 0.07)``).
@@ -62,6 +73,8 @@ class XCLIPTextHead(BaseHead):
                  text_cfg: Optional[Dict] = None,
                  prompt_cfg: Optional[Dict] = None,
                  prompt_template: str = '{}',
+                 class_texts: Union[None, str, Mapping[str,
+                                                       Sequence[str]]] = None,
                  freeze_text_encoder: bool = True,
                  logit_scale_init: float = math.log(1 / 0.07),
                  average_clips: Optional[str] = 'prob',
@@ -88,22 +101,40 @@ class XCLIPTextHead(BaseHead):
             self.text_encoder.requires_grad_(False)
             self.logit_scale.requires_grad_(False)
         self._text_cache: Optional[Tuple[tuple, Tensor]] = None
-        self.set_class_names(names)
+        self.set_class_names(names, class_texts)
 
     @property
     def class_names(self) -> List[str]:
         """The current class names, in label order."""
         return list(self._class_names)
 
-    def set_class_names(self, class_names: Union[str, Sequence[str]]) -> None:
+    def set_class_names(
+            self,
+            class_names: Union[str, Sequence[str]],
+            class_texts: Union[None, str, Mapping[str, Sequence[str]]] = None
+    ) -> None:
         """Replace the class set (zero-shot); the text cache is dropped.
 
         Args:
             class_names: Names, or a file with one per line.
+            class_texts: Several texts for some classes
+                (:func:`load_class_texts`); None: each class its name.
         """
         names = load_class_names(class_names)
-        self.register_buffer('class_tokens', self._tokens(names),
-                             persistent=False)
+        texts = load_class_texts(class_texts, names, self.prompt_template,
+                                 self.text_encoder.context_length)
+        flat = [text for own in texts for text in own]
+        self.register_buffer(
+            'class_tokens',
+            tokenize(flat, self.text_encoder.context_length).to(
+                self.logit_scale.device),
+            persistent=False)
+        # Class of each text row; None when every class has one text.
+        owner = None
+        if len(flat) > len(names):
+            owner = torch.tensor([k for k, own in enumerate(texts)
+                                  for _ in own])
+        self.register_buffer('text_owner', owner, persistent=False)
         self._class_names = names
         self.num_classes = len(names)
         self._text_cache = None
@@ -114,6 +145,28 @@ class XCLIPTextHead(BaseHead):
         texts = [self.prompt_template.format(n) for n in names]
         tokens = tokenize(texts, self.text_encoder.context_length)
         return tokens.to(self.logit_scale.device)
+
+    def ensemble(self, text: Tensor) -> Tensor:
+        """Class embeddings (K, E) from the embeddings (M, E) of the rows of
+        ``class_tokens``: CLIP's prompt ensembling for classes with several
+        texts (mean of unit vectors, renormalised, at the mean norm of the
+        class's embeddings); a single text's embedding unchanged.
+        """
+        owner = self.text_owner
+        if owner is None:
+            return text
+        counts = torch.bincount(owner, minlength=self.num_classes)
+        norms = text.norm(dim=-1, keepdim=True)
+        mean_unit = text.new_zeros(len(counts), text.shape[-1]).index_add_(
+            0, owner, text / norms)
+        mean_norm = norms.new_zeros(len(counts), 1).index_add_(
+            0, owner, norms) / counts[:, None]
+        ensembled = F.normalize(mean_unit, dim=-1) * mean_norm
+        # A class's texts are consecutive rows: its first row is its only
+        # text's embedding when it has one, taken bit for bit.
+        first = counts.cumsum(0) - counts
+        single = (counts == 1)[:, None]
+        return torch.where(single, text[first], ensembled)
 
     def embed_texts(self, texts: Sequence[str]) -> Tensor:
         """Text embeddings (K, E) of free texts, made as the class names'
@@ -131,13 +184,14 @@ class XCLIPTextHead(BaseHead):
         encoder = self.text_encoder
         trainable = any(p.requires_grad for p in encoder.parameters())
         if trainable and torch.is_grad_enabled():
-            return encoder(self.class_tokens)
+            return self.ensemble(encoder(self.class_tokens))
         key = (self.class_tokens.data_ptr(),
                torch.is_inference_mode_enabled(),
                *((p.data_ptr(), p._version) for p in encoder.parameters()))
         if self._text_cache is None or self._text_cache[0] != key:
             with torch.no_grad():
-                self._text_cache = (key, encoder(self.class_tokens))
+                self._text_cache = (key,
+                                    self.ensemble(encoder(self.class_tokens)))
         return self._text_cache[1]
 
     def visual_tokens(self, tokens: Tensor) -> Tensor:

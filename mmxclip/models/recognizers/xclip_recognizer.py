@@ -1,6 +1,6 @@
 """X-CLIP's recognizer: CCT backbone, MIT neck, prompt-aware text head."""
 import copy
-from typing import Dict, Optional, Sequence, Tuple, Union
+from typing import Dict, Mapping, Optional, Sequence, Tuple, Union
 
 import torch
 from mmaction.models.recognizers import BaseRecognizer
@@ -39,13 +39,19 @@ class XCLIPRecognizer(BaseRecognizer):
         super().__init__(**kwargs)
         self.init_cfg = copy.deepcopy(init_cfg)
 
-    def set_class_names(self, class_names: Union[str, Sequence[str]]) -> None:
+    def set_class_names(
+            self,
+            class_names: Union[str, Sequence[str]],
+            class_texts: Union[None, str, Mapping[str, Sequence[str]]] = None
+    ) -> None:
         """Replace the classes the head scores (zero-shot).
 
         Args:
             class_names: Names, or a file with one name per line.
+            class_texts: Several texts for some classes, or a YAML / JSON
+                file of them (:meth:`XCLIPTextHead.set_class_names`).
         """
-        self.cls_head.set_class_names(class_names)
+        self.cls_head.set_class_names(class_names, class_texts)
 
     def integrate(self, frames: Tensor) -> Tensor:
         """Frame embeddings (B, T, E) -> video embeddings (B, E): MIT, or
