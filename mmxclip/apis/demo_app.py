@@ -43,7 +43,8 @@ import os.path as osp
 import re
 import tempfile
 import threading
-from typing import Any, BinaryIO, Callable, Dict, List, Optional, Sequence
+from typing import (Any, BinaryIO, Callable, Dict, List, Optional, Sequence,
+                    Tuple)
 
 import cv2
 import numpy as np
@@ -420,7 +421,8 @@ class ZeroShotDemo:
         self.models[num_frames] = model
         return model
 
-    def parse_fields(self, fields: Dict[str, str]) -> tuple:
+    def parse_fields(self, fields: Dict[str, str]
+                     ) -> Tuple[List[str], Dict[str, int]]:
         """The labels and the options (``topk``, ``num_clips``,
         ``num_crops``, ``num_frames``) of a request's text fields.
 
@@ -492,7 +494,11 @@ class ZeroShotDemo:
     def _check_length(self, header: Optional[str]) -> None:
         """Refuse a body whose announced length is already too large."""
         limit = self.max_upload_bytes + FORM_BYTES
-        if header is not None and header.isdigit() and int(header) > limit:
+        try:
+            announced = int(header or 0)
+        except ValueError:  # the count of the streamed bytes still holds
+            announced = 0
+        if announced > limit:
             raise RequestError(
                 413, f'the request has {header} bytes, more than a video of '
                 f'{self.max_upload_bytes} bytes (the limit, --max-upload-mb) '

@@ -366,26 +366,22 @@ def test_playlists_and_non_videos_never_decoded(client, videos, uploads,
     assert decoded == []
 
 
-def test_chunked_upload_stops_at_the_limit(app, uploads):
-    """A body without Content-Length (chunked) is read as it arrives and
-    refused the moment the video passes --max-upload-mb: the server stops
-    reading it, and the disk never holds more than the limit."""
-    import asyncio
-    limit = app.state.demo.max_upload_bytes
-    chunk = bytes(64 << 10)
-    head = (part(b'name="labels"', b'a,b')
-            + f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="video";'
-              ' filename="big.mp4"\r\n\r\n'.encode())
-    chunks = iter([head] + [chunk] * (8 * limit // len(chunk)))
-    pulled, on_disk, sent = 0, 0, []
+def stream_to_app(app, chunks, headers, folder):
+    """POST ``chunks`` to the ASGI app as they are asked for.
 
-    def disk_bytes():
-        return sum(osp.getsize(osp.join(d, f))
-                   for d, _, files in os.walk(uploads) for f in files)
+    Returns:
+        tuple: The response's status and body, the body bytes the app read,
+        and the most bytes ``folder`` held meanwhile.
+    """
+    import asyncio
+    chunks = iter(chunks)
+    pulled, on_disk, sent = 0, 0, []
 
     async def receive():
         nonlocal pulled, on_disk
-        on_disk = max(on_disk, disk_bytes())
+        on_disk = max(on_disk, sum(
+            osp.getsize(osp.join(d, f))
+            for d, _, files in os.walk(folder) for f in files))
         data = next(chunks, None)
         if data is None:
             return dict(type='http.request', body=b'', more_body=False)
@@ -399,14 +395,37 @@ def test_chunked_upload_stops_at_the_limit(app, uploads):
                  method='POST', scheme='http', path='/api/zero_shot',
                  raw_path=b'/api/zero_shot', root_path='', query_string=b'',
                  headers=[(b'host', b'localhost'),
-                          (b'content-type', FORM.encode()),
-                          (b'transfer-encoding', b'chunked')],
+                          (b'content-type', FORM.encode()), *headers],
                  client=('127.0.0.1', 50000), server=('localhost', 80))
     asyncio.run(app(scope, receive, send))
-    assert sent[0]['status'] == 413
-    assert "'big.mp4' is larger than the" in sent[1]['body'].decode()
+    return sent[0]['status'], sent[1]['body'].decode(), pulled, on_disk
+
+
+def test_chunked_upload_stops_at_the_limit(app, uploads):
+    """A body without Content-Length (chunked) is read as it arrives and
+    refused the moment the video passes --max-upload-mb: the server stops
+    reading it, and the disk never holds more than the limit."""
+    limit = app.state.demo.max_upload_bytes
+    chunk = bytes(64 << 10)
+    head = (part(b'name="labels"', b'a,b')
+            + f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="video";'
+              ' filename="big.mp4"\r\n\r\n'.encode())
+    status, answer, pulled, on_disk = stream_to_app(
+        app, [head] + [chunk] * (8 * limit // len(chunk)),
+        [(b'transfer-encoding', b'chunked')], uploads)
+    assert status == 413
+    assert "'big.mp4' is larger than the" in answer
     assert pulled <= len(head) + limit + len(chunk)
     assert 0 < on_disk <= limit
+
+
+def test_announced_oversize_is_not_read(app, uploads):
+    status, answer, pulled, on_disk = stream_to_app(
+        app, [bytes(64 << 10)] * 4, [(b'content-length', b'10000000000')],
+        uploads)
+    assert status == 413
+    assert 'the request has 10000000000 bytes, more than' in answer
+    assert pulled == on_disk == 0
 
 
 @pytest.mark.parametrize('host,served', [
