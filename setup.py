@@ -75,13 +75,17 @@ setup(
         # (configured in setup.cfg) run first in the README's test command.
         'tests': [
             'pytest', 'transformers>=4.40', 'av', 'setuptools>=70.1', 'onnx',
-            'onnxscript', 'onnxruntime', 'starlette>=0.40', 'uvicorn',
-            'python-multipart', 'httpx2', 'playwright', 'flake8', 'isort'
+            'onnxscript', 'onnxruntime', 'starlette>=0.40', 'uvicorn>=0.22',
+            'python-multipart>=0.0.13', 'httpx2', 'playwright', 'flake8',
+            'isort'
         ],
         # tools/export.py
         'export': ['onnx', 'onnxscript'],
-        # tools/demo_app.py: Starlette (ASGI), uvicorn, multipart uploads.
-        'demo': ['starlette>=0.40', 'uvicorn', 'python-multipart'],
+        # tools/demo_app.py: Starlette (ASGI), uvicorn (0.22: a graceful
+        # shutdown timeout), python-multipart's streaming parser (0.0.13:
+        # imported as python_multipart).
+        'demo':
+        ['starlette>=0.40', 'uvicorn>=0.22', 'python-multipart>=0.0.13'],
         # configs/scale/*_zero*.py (DeepSpeedStrategy); tested with 0.19.8
         'deepspeed': ['deepspeed'],
     },

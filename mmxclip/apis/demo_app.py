@@ -14,33 +14,56 @@ ranks exactly as ``tools/zero_shot.py`` does:
   ``num_crops``. JSON ``{"labels": [...], "scores": [...], ...}`` sorted
   best first, the scores summing to 1 over the given labels, plus
   ``frame_indices`` (per clip) and ``frames`` (JPEG data URLs of the first
-  clip). Anything wrong with the request is a 4xx JSON ``{"error": "..."}``
-  naming what is wrong, and the server goes on serving.
+  clip).
+* ``GET /health``: ``{"status": "ok", "busy": ...}``, answered at once
+  even while a video is being decoded.
+
+What a stranger's request can do is bounded (docs/demo.md): the body is
+parsed as it streams in and the video refused the moment it passes the
+upload limit, so no more than the limit ever reaches the disk; the file is
+stored under a name of the server's choosing and its container probed from
+its bytes by the video gate (playlists and non-videos are refused before
+any decoder sees them); decoding runs under the gate's time budget; only
+requests whose ``Host`` is this server's are served (DNS rebinding). Every
+refusal is a 4xx JSON ``{"error": "..."}`` naming the problem, and the
+server goes on serving.
 
 Requests share one model and its text cache, so they run one at a time
-behind a lock (on CPU one inference already uses every core); the event
-loop stays free meanwhile. Uploads go to a temporary file that is removed
-whatever happens.
+behind a lock (on CPU one inference already uses every core), each on a
+daemon thread: the event loop stays free, and a decode that never returns
+cannot keep the process from stopping. Uploads go to a temporary folder
+that is removed whatever happens.
 """
 import asyncio
 import base64
+import concurrent.futures
 import copy
+import os
 import os.path as osp
+import re
 import tempfile
 import threading
-from typing import Any, Dict, List, Optional
+from typing import (Any, BinaryIO, Callable, Dict, List, Optional, Sequence,
+                    Tuple)
 
 import cv2
 import numpy as np
+from python_multipart import MultipartParser
+from python_multipart.exceptions import FormParserError
+from python_multipart.multipart import parse_options_header
 from starlette.applications import Starlette
-from starlette.datastructures import UploadFile
-from starlette.formparsers import MultiPartException
-from starlette.requests import Request
+from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 from torch import nn
 
 from ..datasets import BrokenVideoError
+from ..datasets.video_gate import (DEFAULT_BUDGET, Deadline, decode_budget,
+                                   probe_container)
 from ..models.heads import load_class_names
 from .inference import read_frames, recognize
 from .pipeline import test_pipeline
@@ -48,6 +71,15 @@ from .pipeline import test_pipeline
 PAGE = osp.join(osp.dirname(__file__), 'demo_page.html')
 # Longest side of the frames sent back to the page, in pixels.
 THUMBNAIL = 160
+# The form's text fields; ``video`` is its one file part.
+TEXT_FIELDS = ('labels', 'topk', 'num_frames', 'num_clips', 'num_crops')
+# Bytes a request may carry besides the video: text fields, part headers,
+# boundaries (1000 labels of CLIP's 77 tokens fit).
+FORM_BYTES = 1 << 20
+# Host names that reach this machine only.
+LOOPBACK_HOSTS = ('localhost', '127.0.0.1', '[::1]')
+# A Host header: a name or a bracketed IPv6 literal, then an optional port.
+_HOST = re.compile(r'(?P<name>\[[0-9A-Fa-f:.]+\]|[^\s:/@\[\]]+)(:[0-9]+)?')
 
 
 class RequestError(ValueError):
@@ -58,7 +90,7 @@ class RequestError(ValueError):
         self.status = status
 
 
-def _int_field(form: Any, name: str, default: int, low: int,
+def _int_field(form: Dict[str, str], name: str, default: int, low: int,
                high: int) -> int:
     """An optional integer form field in ``[low, high]``."""
     text = form.get(name)
@@ -103,19 +135,256 @@ def _data_url(frame: np.ndarray) -> str:
     return 'data:image/jpeg;base64,' + base64.b64encode(jpeg).decode()
 
 
+class UploadForm:
+    """A multipart form read as it streams in (python-multipart's parser).
+
+    The text fields :data:`TEXT_FIELDS` are kept in memory; the file part
+    ``video`` is written to ``path`` as it arrives and refused (413) the
+    moment it passes ``max_bytes``, so an upload without Content-Length
+    (chunked) never puts more than the limit on disk. The client's file
+    name is kept for messages only, never used for a path.
+
+    Args:
+        path: Where the video goes (a name of the server's choosing).
+        max_bytes: Largest accepted video.
+    """
+
+    def __init__(self, path: str, max_bytes: int) -> None:
+        self.path = path
+        self.max_bytes = max_bytes
+        self.fields: Dict[str, str] = {}
+        self.filename: Optional[str] = None  # None: no video part
+        self.size = 0
+        self._header = [b'', b'']  # the part header being read
+        self._disposition = b''
+        self._field: Optional[str] = None  # the text field being read
+        self._text = bytearray()
+        self._file: Optional[BinaryIO] = None
+        self._ended = False
+
+    @property
+    def name(self) -> str:
+        """The video's name for messages (as the client sent it)."""
+        return self.filename or '<unnamed upload>'
+
+    async def read(self, request: Request) -> None:
+        """Parse the request's body; the video ends up at :attr:`path`.
+
+        Raises:
+            RequestError: Not a multipart body, a malformed or truncated
+                one, a field that is not in the form, twice or of the wrong
+                kind, text that is not UTF-8 (400); too large (413).
+        """
+        ctype, params = parse_options_header(
+            request.headers.get('content-type'))
+        if ctype != b'multipart/form-data' or b'boundary' not in params:
+            raise RequestError(
+                400, 'expected a multipart/form-data body (with a boundary) '
+                "holding the video as a file in the multipart field 'video' "
+                'and the labels, got Content-Type '
+                f'{request.headers.get("content-type")!r}')
+        limit = self.max_bytes + FORM_BYTES
+        received = 0
+        try:
+            parser = MultipartParser(params[b'boundary'], dict(
+                on_part_begin=self._part_begin,
+                on_header_field=self._header_field,
+                on_header_value=self._header_value,
+                on_header_end=self._header_end,
+                on_headers_finished=self._headers_finished,
+                on_part_data=self._part_data,
+                on_part_end=self._part_end,
+                on_end=self._end))
+            async for chunk in request.stream():
+                received += len(chunk)
+                if received > limit:
+                    raise RequestError(
+                        413, f'the request body passed {limit} bytes, more '
+                        f'than a video of {self.max_bytes} bytes (the limit, '
+                        '--max-upload-mb) and the form fields need')
+                parser.write(chunk)
+        except FormParserError as err:
+            raise RequestError(400, f'malformed multipart body: {err}')
+        except ClientDisconnect:
+            raise RequestError(400, 'the client closed the connection '
+                               'before the body ended')
+        finally:
+            if self._file is not None:
+                self._file.close()
+        if not self._ended:
+            raise RequestError(400, 'the multipart body ends before its '
+                               'closing boundary (a truncated request?)')
+
+    def _part_begin(self) -> None:
+        self._disposition = b''
+
+    def _header_field(self, data: bytes, start: int, end: int) -> None:
+        self._header[0] += data[start:end]
+
+    def _header_value(self, data: bytes, start: int, end: int) -> None:
+        self._header[1] += data[start:end]
+
+    def _header_end(self) -> None:
+        if self._header[0].strip().lower() == b'content-disposition':
+            self._disposition = self._header[1]
+        self._header = [b'', b'']
+
+    def _headers_finished(self) -> None:
+        """Decide what the part is: the video, a text field, or refused."""
+        _, options = parse_options_header(self._disposition)
+        if b'name' not in options:
+            raise RequestError(400, 'a part of the multipart body has no '
+                               'name (Content-Disposition: form-data; '
+                               'name="...")')
+        name = options[b'name'].decode('utf-8', 'replace')
+        is_file = b'filename' in options
+        if name == 'video':
+            if not is_file:
+                raise RequestError(400, 'expected the video as a file in the '
+                                   "multipart field 'video', got a text "
+                                   'field')
+            if self.filename is not None:
+                raise RequestError(400, "the field 'video' is given twice; "
+                                   'send one video per request')
+            # Header bytes as sent: browsers write file names in UTF-8.
+            self.filename = options[b'filename'].decode('utf-8', 'replace')
+            self._field = None
+            self._file = open(self.path, 'wb')
+        elif name in TEXT_FIELDS:
+            if is_file:
+                raise RequestError(400, f'{name} must be a text field, not a '
+                                   'file')
+            if name in self.fields:
+                raise RequestError(400, f'the field {name!r} is given twice')
+            self._field = name
+            self._text = bytearray()
+        else:
+            raise RequestError(
+                400, f'unknown field {name!r}; expected video (a file) and '
+                f'the text fields {", ".join(TEXT_FIELDS)}')
+
+    def _part_data(self, data: bytes, start: int, end: int) -> None:
+        if self._field is not None:
+            self._text += data[start:end]
+            return
+        self.size += end - start
+        if self.size > self.max_bytes:
+            raise RequestError(
+                413, f'{self.name!r} is larger than the {self.max_bytes} '
+                'bytes this server accepts (--max-upload-mb)')
+        self._file.write(data[start:end])
+
+    def _part_end(self) -> None:
+        if self._field is None:
+            self._file.close()
+            return
+        try:
+            self.fields[self._field] = self._text.decode('utf-8')
+        except UnicodeDecodeError as err:
+            raise RequestError(400, f'{self._field} is not UTF-8 text '
+                               f'({err})')
+        self._field = None
+
+    def _end(self) -> None:
+        self._ended = True
+
+    def video_name(self) -> str:
+        """The video's name for messages, once the body is read.
+
+        Raises:
+            RequestError: No video part, or an empty one (400).
+        """
+        if self.filename is None:
+            raise RequestError(400, 'expected the video as a file in the '
+                               "multipart field 'video'")
+        if self.size == 0:
+            raise RequestError(400, f'{self.name!r} is empty (0 bytes); '
+                               'expected a video file')
+        return self.name
+
+
+async def _off_loop(fn: Callable[..., Any], *args: Any) -> Any:
+    """``fn(*args)`` on a daemon thread, awaited.
+
+    The event loop stays free meanwhile. Not ``asyncio.to_thread``: the
+    interpreter joins its pool threads at exit, so one decode that never
+    returns would keep the server from stopping on SIGTERM.
+    """
+    future = concurrent.futures.Future()
+
+    def run() -> None:
+        if future.set_running_or_notify_cancel():
+            try:
+                future.set_result(fn(*args))
+            except BaseException as err:  # handed to the awaiting request
+                future.set_exception(err)
+
+    threading.Thread(target=run, name='mmxclip-demo', daemon=True).start()
+    return await asyncio.wrap_future(future)
+
+
+class HostAllowlist:
+    """Serve only requests whose ``Host`` header names this server.
+
+    A web page on another site can point its own domain at 127.0.0.1 (DNS
+    rebinding) and then read this server's answers as same-origin; its
+    requests still carry that domain as ``Host``, so they are refused with
+    a 400 JSON naming the ``Host`` and the flag that admits it. (Starlette's
+    ``TrustedHostMiddleware`` makes the same check with a plain-text
+    answer.)
+
+    Args:
+        app: The ASGI app behind it.
+        hosts: The allowed host names, without ports (IPv6 literals in
+            brackets).
+    """
+
+    def __init__(self, app: ASGIApp, hosts: Sequence[str]) -> None:
+        self.app = app
+        self.hosts = {host.lower() for host in hosts}
+
+    async def __call__(self, scope: Scope, receive: Receive,
+                       send: Send) -> None:
+        if scope['type'] in ('http', 'websocket'):
+            host = Headers(scope=scope).get('host', '')
+            match = _HOST.fullmatch(host)
+            if match is None or match['name'].lower() not in self.hosts:
+                response = JSONResponse({'error': (
+                    f'Host {host!r} is not served here; allowed: '
+                    f'{", ".join(sorted(self.hosts))} (add names with '
+                    '--allow-host)')}, status_code=400)
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def allowed_hosts(host: str, extra: Sequence[str] = ()) -> List[str]:
+    """The ``Host`` names a server listening on ``host`` serves: the
+    loopback names, ``host`` itself (an IPv6 address in brackets) and
+    ``extra``."""
+    own = f'[{host}]' if ':' in host else host
+    return [*LOOPBACK_HOSTS, own, *extra]
+
+
 class ZeroShotDemo:
     """One model answering zero-shot requests, one at a time.
 
     Args:
         model: An :class:`XCLIPRecognizer` from :func:`init_xclip`.
         max_upload_bytes: Largest accepted video file.
+        budget: Decode budget of each request's video, ``base_s`` and
+            ``per_mb_s`` of :func:`~mmxclip.datasets.video_gate.
+            decode_budget`.
         max_labels: Most labels per request.
+        max_models: Most models kept for other frame counts.
     """
 
     def __init__(self, model: nn.Module, max_upload_bytes: int,
-                 max_labels: int = 1000, max_models: int = 3) -> None:
+                 budget: Dict[str, float], max_labels: int = 1000,
+                 max_models: int = 3) -> None:
         self.models = {model.neck.num_frames: model}
         self.max_upload_bytes = max_upload_bytes
+        self.budget = dict(budget)
         self.max_labels = max_labels
         self.max_models = max_models
         self.lock = threading.Lock()
@@ -152,112 +421,154 @@ class ZeroShotDemo:
         self.models[num_frames] = model
         return model
 
-    def answer(self, video: str, name: str, labels: List[str],
+    def parse_fields(self, fields: Dict[str, str]
+                     ) -> Tuple[List[str], Dict[str, int]]:
+        """The labels and the options (``topk``, ``num_clips``,
+        ``num_crops``, ``num_frames``) of a request's text fields.
+
+        Raises:
+            RequestError: A field missing or out of range (400).
+        """
+        labels = parse_labels(fields.get('labels'))
+        if len(labels) > self.max_labels:
+            raise RequestError(400, f'{len(labels)} labels, at most '
+                               f'{self.max_labels} are accepted')
+        options = dict(
+            topk=_int_field(fields, 'topk', len(labels), 1, len(labels)),
+            num_clips=_int_field(fields, 'num_clips', 1, 1, 10),
+            num_crops=_int_field(fields, 'num_crops', 1, 1, 3),
+            num_frames=_int_field(fields, 'num_frames', self.num_frames, 1,
+                                  64))
+        if options['num_crops'] == 2:
+            raise RequestError(400, 'num_crops must be 1 or 3, got 2')
+        return labels, options
+
+    def answer(self, upload: str, name: str, labels: List[str],
                options: Dict[str, int]) -> Dict[str, Any]:
-        """The ranking of ``labels`` for the file ``video`` (uploaded as
-        ``name``), as the JSON answer."""
-        with self.lock:
-            model = self.model_for(options['num_frames'])
-            return self._answer(model, video, name, labels, options)
+        """The ranking of ``labels`` for the file ``upload`` (sent as
+        ``name``), as the JSON answer; run on a worker thread.
+
+        Raises:
+            RequestError: Labels the model cannot read (400); a video the
+                gate refuses, that does not decode, or that overruns its
+                decode budget (422).
+        """
+        video = upload
+        try:
+            # Before the lock: a playlist is refused without waiting. The
+            # suffix names the probed container (MMAction2's DecordInit
+            # appends '.mp4' to a name without one).
+            video = f'{upload}.{probe_container(upload, name)}'
+            os.replace(upload, video)
+            with self.lock, decode_budget(**self.budget):
+                model = self.model_for(options['num_frames'])
+                return self._answer(model, video, name, labels, options)
+        except BrokenVideoError as err:
+            raise RequestError(422, f'{name!r}: '
+                               f'{err.reason.replace(video, name)}')
 
     def _answer(self, model: nn.Module, video: str, name: str,
                 labels: List[str], options: Dict[str, int]) -> Dict[str, Any]:
         """:meth:`answer` with ``model``, the lock held."""
-        pipeline = test_pipeline(model.neck.num_frames,
-                                 model.backbone.input_resolution,
-                                 options['num_clips'], options['num_crops'])
-        model.cfg.test_pipeline = pipeline
         try:
-            result = recognize(model, video, labels,
-                               topk=min(options['topk'], len(labels)))
-        except BrokenVideoError as err:
-            raise RequestError(422, f'{name!r}: '
-                               f'{err.reason.replace(video, name)}')
+            model.set_class_names(labels)
+        except ValueError as err:  # e.g. a label over CLIP's 77 tokens
+            raise RequestError(400, f'labels: {err}')
+        model.cfg.test_pipeline = test_pipeline(
+            model.neck.num_frames, model.backbone.input_resolution,
+            options['num_clips'], options['num_crops'])
+        result = recognize(model, video,
+                           topk=min(options['topk'], len(labels)))
+        # Decoders that go through the gate check the budget between
+        # packets; the decode of the frames shown is also checked here when
+        # it ends (decord does not check it).
+        deadline = Deadline(name, osp.getsize(video))
         frames = read_frames(video, result.frame_inds[:1])[0]
+        deadline.check()
         return dict(
             labels=[label for label, _ in result.ranking],
             scores=[score for _, score in result.ranking],
             frame_indices=result.frame_inds.tolist(),
             frames=[_data_url(f) for f in frames])
 
-    async def save_upload(self, upload: UploadFile, name: str,
-                          folder: str) -> str:
-        """Copy the uploaded file ``name`` into ``folder``, refusing
-        oversized ones.
-
-        Returns:
-            str: The file's path (its original extension kept, for the
-            decoders' sake).
-        """
-        path = osp.join(folder, 'video' + osp.splitext(name)[1][:16])
-        size = 0
-        with open(path, 'wb') as f:
-            while chunk := await upload.read(1 << 20):
-                size += len(chunk)
-                if size > self.max_upload_bytes:
-                    raise RequestError(
-                        413, f'{name!r} is larger than the '
-                        f'{self.max_upload_bytes} bytes this server '
-                        'accepts (--max-upload-mb)')
-                f.write(chunk)
-        if size == 0:
-            raise RequestError(400, f'{name!r} is empty (0 bytes); expected '
-                               'a video file')
-        return path
+    def _check_length(self, header: Optional[str]) -> None:
+        """Refuse a body whose announced length is already too large."""
+        limit = self.max_upload_bytes + FORM_BYTES
+        try:
+            announced = int(header or 0)
+        except ValueError:  # the count of the streamed bytes still holds
+            announced = 0
+        if announced > limit:
+            raise RequestError(
+                413, f'the request has {header} bytes, more than a video of '
+                f'{self.max_upload_bytes} bytes (the limit, --max-upload-mb) '
+                'and the form fields need')
 
     async def zero_shot(self, request: Request) -> JSONResponse:
         """``POST /api/zero_shot``."""
         try:
-            length = int(request.headers.get('content-length') or 0)
-            if length > self.max_upload_bytes + (1 << 20):
-                raise RequestError(
-                    413, f'the request has {length} bytes, more than the '
-                    f'{self.max_upload_bytes} bytes this server accepts '
-                    '(--max-upload-mb)')
-            async with request.form(max_files=1, max_fields=10) as form:
-                labels = parse_labels(form.get('labels'))
-                if len(labels) > self.max_labels:
-                    raise RequestError(400, f'{len(labels)} labels, at most '
-                                       f'{self.max_labels} are accepted')
-                options = dict(
-                    topk=_int_field(form, 'topk', len(labels), 1,
-                                    len(labels)),
-                    num_clips=_int_field(form, 'num_clips', 1, 1, 10),
-                    num_crops=_int_field(form, 'num_crops', 1, 1, 3),
-                    num_frames=_int_field(form, 'num_frames',
-                                          self.num_frames, 1, 64))
-                if options['num_crops'] == 2:
-                    raise RequestError(400, 'num_crops must be 1 or 3, got 2')
-                upload = form.get('video')
-                if not isinstance(upload, UploadFile):
-                    raise RequestError(400, 'expected the video as a file in '
-                                       "the multipart field 'video'")
-                name = osp.basename(upload.filename or 'upload')
-                with tempfile.TemporaryDirectory(prefix='mmxclip-demo-') as d:
-                    video = await self.save_upload(upload, name, d)
-                    answer = await asyncio.to_thread(self.answer, video, name,
-                                                     labels, options)
+            self._check_length(request.headers.get('content-length'))
+            with tempfile.TemporaryDirectory(prefix='mmxclip-demo-') as d:
+                form = UploadForm(osp.join(d, 'video'), self.max_upload_bytes)
+                await form.read(request)
+                labels, options = self.parse_fields(form.fields)
+                answer = await _off_loop(self.answer, form.path,
+                                         form.video_name(), labels, options)
         except RequestError as err:
             return JSONResponse({'error': str(err)}, status_code=err.status)
-        except MultiPartException as err:
-            return JSONResponse({'error': f'bad multipart form: {err}'},
-                                status_code=400)
         return JSONResponse(answer)
 
+    async def health(self, request: Request) -> JSONResponse:
+        """``GET /health``: up, and whether a request holds the model."""
+        return JSONResponse({'status': 'ok', 'busy': self.lock.locked()})
 
-def create_app(model: nn.Module, max_upload_mb: float = 100) -> Starlette:
+
+async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
+    """Starlette's own refusals (unknown path, wrong method) as JSON."""
+    return JSONResponse(
+        {'error': f'{request.method} {request.url.path}: {exc.detail}'},
+        status_code=exc.status_code, headers=exc.headers)
+
+
+async def _server_error(request: Request, exc: Exception) -> JSONResponse:
+    """A bug rather than the request: JSON too, the traceback in the
+    server's log."""
+    return JSONResponse({'error': f'internal error ({type(exc).__name__}); '
+                         "see the server's log"}, status_code=500)
+
+
+def create_app(model: nn.Module,
+               max_upload_mb: float = 100,
+               host: str = '127.0.0.1',
+               allow_hosts: Sequence[str] = (),
+               budget: Optional[Dict[str, float]] = None) -> Starlette:
     """The demo app over ``model``.
 
     Args:
         model: An :class:`XCLIPRecognizer` with ``cfg``, from
             :func:`mmxclip.apis.init_xclip`.
         max_upload_mb: Largest accepted upload, in MiB.
+        host: The address the server listens on; a ``Host`` naming it is
+            served, as are the loopback names.
+        allow_hosts: More ``Host`` names to serve (e.g. the machine's name
+            when listening on 0.0.0.0).
+        budget: Decode budget of each video: ``base_s`` and ``per_mb_s``
+            as given, the others the gate's :data:`~mmxclip.datasets.
+            video_gate.DEFAULT_BUDGET`.
 
     Returns:
         Starlette: The ASGI app.
+
+    Raises:
+        ValueError: A limit or a budget below 0.
     """
+    if max_upload_mb <= 0:
+        raise ValueError(f'max_upload_mb must be > 0, got {max_upload_mb}')
+    budget = {**DEFAULT_BUDGET, **(budget or {})}
+    with decode_budget(**budget):  # the gate's check of it, now
+        pass
     model.cfg = copy.deepcopy(model.cfg)
-    demo = ZeroShotDemo(model, int(max_upload_mb * (1 << 20)))
+    demo = ZeroShotDemo(model, int(max_upload_mb * (1 << 20)), budget)
     with open(PAGE, encoding='utf-8') as f:
         page = f.read().replace('{{NUM_FRAMES}}',
                                 str(model.neck.num_frames))
@@ -265,9 +576,15 @@ def create_app(model: nn.Module, max_upload_mb: float = 100) -> Starlette:
     async def index(request: Request) -> HTMLResponse:
         return HTMLResponse(page)
 
-    app = Starlette(routes=[
-        Route('/', index),
-        Route('/api/zero_shot', demo.zero_shot, methods=['POST']),
-    ])
+    app = Starlette(
+        routes=[
+            Route('/', index),
+            Route('/health', demo.health),
+            Route('/api/zero_shot', demo.zero_shot, methods=['POST']),
+        ],
+        middleware=[Middleware(HostAllowlist,
+                               hosts=allowed_hosts(host, allow_hosts))],
+        exception_handlers={HTTPException: _http_error,
+                            Exception: _server_error})
     app.state.demo = demo
     return app

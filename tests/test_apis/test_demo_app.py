@@ -48,7 +48,7 @@ def app(checkpoint):
 
 @pytest.fixture(scope='module')
 def client(app):
-    with TestClient(app) as c:
+    with TestClient(app, base_url='http://localhost') as c:
         yield c
 
 
@@ -248,5 +248,421 @@ def test_page_in_headless_chromium(server, videos, tmp_path, uploads):
         page.click('#submit')
         page.wait_for_selector('#error', state='visible', timeout=60000)
         assert "'Same'" in page.inner_text('#error')
+        # An answer that is not JSON (a proxy's page) shows by its status.
+        page.route('**/api/zero_shot', lambda route: route.fulfill(
+            status=502, content_type='text/html', body='<h1>proxy</h1>'))
+        page.click('#submit')
+        page.wait_for_function(
+            "document.getElementById('error').textContent.startsWith('502')",
+            timeout=60000)
         browser.close()
     assert glob.glob(str(tmp_path / 'demo.png'))
+
+
+# ---------------------------------------------------------------------------
+# What a stranger's request may not do (docs/demo.md). Bodies are written
+# byte for byte where a client library would clean them up.
+
+BOUNDARY = 'mmxclipTestBoundary'
+FORM = f'multipart/form-data; boundary={BOUNDARY}'
+
+
+def part(disposition, content):
+    """One multipart part: ``disposition`` (bytes) after ``form-data; ``."""
+    return (f'--{BOUNDARY}\r\n'.encode() + b'Content-Disposition: form-data; '
+            + disposition + b'\r\n\r\n' + content + b'\r\n')
+
+
+def body(*parts):
+    """A complete multipart body of ``parts``."""
+    return b''.join(parts) + f'--{BOUNDARY}--\r\n'.encode()
+
+
+def video_part(content, filename=b'clip.mp4'):
+    return part(b'name="video"; filename="' + filename + b'"', content)
+
+
+def raw_post(client, content, content_type=FORM):
+    return client.post('/api/zero_shot', content=content,
+                       headers={'content-type': content_type})
+
+
+@pytest.fixture
+def decoded(monkeypatch):
+    """The paths the demo hands to recognize (the real one still runs)."""
+    import mmxclip.apis.demo_app as demo_app
+    paths = []
+
+    def spy(model, video, *args, **kwargs):
+        paths.append(video)
+        return recognize(model, video, *args, **kwargs)
+
+    monkeypatch.setattr(demo_app, 'recognize', spy)
+    return paths
+
+
+@pytest.mark.parametrize('filename', [
+    b'myclip', b'blob', b'-', b'a\x00b.mp4', b'../../escape.mp4',
+    b'/etc/passwd', b'C:\\videos\\clip.mp4', b'.mp4', b'',
+    '\u0432\u0438\u0434\u0435\u043e \U0001F3AC.mp4'.encode(),
+    b'\xff\xfe not utf-8', b'x' * 2000,
+], ids=['no_ext', 'blob', 'dash', 'nul', 'dotdot', 'absolute', 'windows',
+        'dot_ext', 'empty', 'unicode', 'not_utf8', 'long'])
+def test_any_file_name(client, checkpoint, videos, uploads, decoded, tmp_path,
+                       filename):
+    """The client's name is never a path: the video is stored as
+    ``video.<container>`` in a fresh temporary folder and ranks as
+    zero_shot ranks it, whatever the name."""
+    with open(videos[0], 'rb') as f:
+        data = f.read()
+    response = raw_post(client, body(part(b'name="labels"', b'a,b'),
+                                     video_part(data, filename)))
+    assert response.status_code == 200, response.text
+    ref = expected(checkpoint, videos[0], ['a', 'b'])
+    assert response.json()['scores'] == pytest.approx(
+        [p for _, p in ref.ranking], rel=1e-6)
+    folder, stored = osp.split(decoded[0])
+    assert stored == 'video.mov'
+    assert osp.dirname(folder) == str(uploads)
+    assert osp.basename(folder).startswith('mmxclip-demo-')
+    assert not glob.glob(str(tmp_path / '**' / 'escape.mp4'), recursive=True)
+
+
+def test_file_name_in_messages_as_sent(client, uploads):
+    name = '\u0432\u0438\u0434\u0435\u043e \U0001F3AC.mp4'
+    response = raw_post(client, body(
+        part(b'name="labels"', b'a,b'),
+        video_part(b'not a video ' * 100, name.encode() + b'\x00x')))
+    assert response.status_code == 422
+    assert response.json()['error'].startswith(repr(name + '\x00x'))
+
+
+HLS = b'#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:10,\n%s\n#EXT-X-ENDLIST\n'
+
+
+@pytest.mark.parametrize('kind,message', [
+    ('hls_local', 'an HLS/M3U playlist'),
+    ('hls_url', 'an HLS/M3U playlist'),
+    ('concat', 'an FFmpeg concat list'),
+    ('image', 'an image'),
+    ('text', 'no known video container'),
+])
+def test_playlists_and_non_videos_never_decoded(client, videos, uploads,
+                                                decoded, kind, message):
+    """Refused by the video gate's probe with a 422 naming the upload, before
+    any decoder sees them (a playlist would make FFmpeg open the files or
+    URLs it names)."""
+    content = dict(
+        hls_local=HLS % videos[1].encode(),
+        hls_url=HLS % b'http://127.0.0.1:9/x.ts',
+        concat=b'ffconcat version 1.0\nfile ' + videos[1].encode() + b'\n',
+        image=b'\x89PNG\r\n\x1a\n' + bytes(200),
+        text=b'hello, this is a note\n' * 20)[kind]
+    response = post(client, content, 'a,b', name='innocent.mp4')
+    assert response.status_code == 422, response.text
+    error = response.json()['error']
+    assert error.startswith("'innocent.mp4': refused: ")
+    assert message in error
+    assert decoded == []
+
+
+def stream_to_app(app, chunks, headers, folder):
+    """POST ``chunks`` to the ASGI app as they are asked for.
+
+    Returns:
+        tuple: The response's status and body, the body bytes the app read,
+        and the most bytes ``folder`` held meanwhile.
+    """
+    import asyncio
+    chunks = iter(chunks)
+    pulled, on_disk, sent = 0, 0, []
+
+    async def receive():
+        nonlocal pulled, on_disk
+        on_disk = max(on_disk, sum(
+            osp.getsize(osp.join(d, f))
+            for d, _, files in os.walk(folder) for f in files))
+        data = next(chunks, None)
+        if data is None:
+            return dict(type='http.request', body=b'', more_body=False)
+        pulled += len(data)
+        return dict(type='http.request', body=data, more_body=True)
+
+    async def send(message):
+        sent.append(message)
+
+    scope = dict(type='http', asgi=dict(version='3.0'), http_version='1.1',
+                 method='POST', scheme='http', path='/api/zero_shot',
+                 raw_path=b'/api/zero_shot', root_path='', query_string=b'',
+                 headers=[(b'host', b'localhost'),
+                          (b'content-type', FORM.encode()), *headers],
+                 client=('127.0.0.1', 50000), server=('localhost', 80))
+    asyncio.run(app(scope, receive, send))
+    return sent[0]['status'], sent[1]['body'].decode(), pulled, on_disk
+
+
+def test_chunked_upload_stops_at_the_limit(app, uploads):
+    """A body without Content-Length (chunked) is read as it arrives and
+    refused the moment the video passes --max-upload-mb: the server stops
+    reading it, and the disk never holds more than the limit."""
+    limit = app.state.demo.max_upload_bytes
+    chunk = bytes(64 << 10)
+    head = (part(b'name="labels"', b'a,b')
+            + f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="video";'
+              ' filename="big.mp4"\r\n\r\n'.encode())
+    status, answer, pulled, on_disk = stream_to_app(
+        app, [head] + [chunk] * (8 * limit // len(chunk)),
+        [(b'transfer-encoding', b'chunked')], uploads)
+    assert status == 413
+    assert "'big.mp4' is larger than the" in answer
+    assert pulled <= len(head) + limit + len(chunk)
+    assert 0 < on_disk <= limit
+
+
+def test_announced_oversize_is_not_read(app, uploads):
+    status, answer, pulled, on_disk = stream_to_app(
+        app, [bytes(64 << 10)] * 4, [(b'content-length', b'10000000000')],
+        uploads)
+    assert status == 413
+    assert 'the request has 10000000000 bytes, more than' in answer
+    assert pulled == on_disk == 0
+
+
+@pytest.mark.parametrize('host,served', [
+    ('localhost', True), ('localhost:7860', True), ('LocalHost:7860', True),
+    ('127.0.0.1:7860', True), ('[::1]:7860', True), ('[::1]', True),
+    ('evil.example', False), ('evil.example:7860', False),
+    ('localhost.evil.example', False), ('127.0.0.1.nip.io:7860', False),
+    ('localhost@evil.example', False), ('localhost:7860:80', False),
+    ('[::1', False), ('', False), ('127.0.0.2', False),
+])
+def test_host_allowlist(client, host, served):
+    """DNS rebinding: a page on another domain pointed at 127.0.0.1 sends
+    its own domain as Host; only this server's names are served."""
+    response = client.get('/health', headers=dict(host=host))
+    assert response.status_code == (200 if served else 400)
+    if not served:
+        error = response.json()['error']
+        assert f'Host {host!r} is not served here' in error
+        assert '--allow-host' in error
+
+
+def test_host_flag_and_allow_host(checkpoint):
+    model = init_xclip(checkpoint, ['placeholder'])
+    wide = TestClient(create_app(model, host='0.0.0.0',
+                                 allow_hosts=['mybox.lan']))
+    for host in ('mybox.lan:7860', '0.0.0.0:7860', 'localhost'):
+        assert wide.get('/health', headers=dict(host=host)).status_code == 200
+    assert wide.get('/health', headers=dict(
+        host='other.lan')).status_code == 400
+    ipv6 = TestClient(create_app(model, host='::'))
+    assert ipv6.get('/health', headers=dict(host='[::]:80')).status_code == 200
+
+
+LONG_LABEL = 'a ' + 'very ' * 80 + 'long label'
+
+
+@pytest.mark.parametrize('content,content_type,status,message', [
+    (body(part(b'name="labels"; filename="labels.txt"', b'a,b')), FORM, 400,
+     'labels must be a text field, not a file'),
+    (body(part(b'name="labels"', LONG_LABEL.encode())), FORM, 400,
+     'tokens, more than the context length 77'),
+    (b'this is not multipart at all', FORM, 400,
+     'malformed multipart body'),
+    (body(part(b'name="labels"', b'a,b'))[:-10], FORM, 400,
+     'closing boundary'),
+    (f'--{BOUNDARY}\r\nno colon here\r\n\r\nx\r\n--{BOUNDARY}--\r\n'.encode(),
+     FORM, 400, 'malformed multipart body'),
+    (body(part(b'name="labels"', b'a,b')), 'multipart/form-data', 400,
+     'with a boundary'),
+    (b'{"labels": "a,b"}', 'application/json', 400,
+     "got Content-Type 'application/json'"),
+    (body(part(b'name="labels"', b'a,b'), part(b'name="labels"', b'c')),
+     FORM, 400, "the field 'labels' is given twice"),
+    (body(part(b'name="labels"', b'a,b'), part(b'name="evil"', b'1')), FORM,
+     400, "unknown field 'evil'"),
+    (body(part(b'name="labels"', b'a,b'), part(b'name="video"', b'x')), FORM,
+     400, 'got a text field'),
+    (body(part(b'name="labels"', b'a,b'), video_part(b'x'),
+          video_part(b'y')), FORM, 400, "'video' is given twice"),
+    (body(part(b'name="labels"', b'caf\xe9')), FORM, 400,
+     'labels is not UTF-8 text'),
+    (body(part(b'filename="x.mp4"', b'x')), FORM, 400, 'has no name'),
+    (body(part(b'name="labels"', b'a,b')), FORM, 400,
+     "multipart field 'video'"),
+], ids=['labels_as_file', 'label_over_77_tokens', 'garbage', 'truncated',
+        'bad_part_header', 'no_boundary', 'json', 'field_twice',
+        'unknown_field', 'video_as_text', 'video_twice', 'not_utf8',
+        'part_without_name', 'no_video'])
+def test_bad_requests_are_json(client, videos, uploads, content,
+                               content_type, status, message):
+    """Every bad request is a 4xx JSON naming the problem, never a
+    plain-text 400 or 500; the server goes on serving."""
+    if b'very very' in content:  # labels are checked with a real video
+        with open(videos[0], 'rb') as f:
+            content = content[:-len(f'--{BOUNDARY}--\r\n')] + body(
+                video_part(f.read()))
+    response = raw_post(client, content, content_type)
+    assert response.status_code == status, response.text
+    assert message in response.json()['error']
+
+
+def test_unknown_routes_are_json(client):
+    for method, path, status in (('GET', '/nope', 404),
+                                 ('GET', '/api/zero_shot', 405)):
+        response = client.request(method, path)
+        assert response.status_code == status
+        assert path in response.json()['error']
+
+
+def test_over_budget_decode_is_422_while_others_are_served(
+        server, app, videos, uploads, monkeypatch):
+    """A decode over its time budget is a 422 naming the upload and the
+    budget; while it runs, /health and other requests are answered."""
+    import threading
+
+    import mmxclip.apis.demo_app as demo_app
+    entered, release = threading.Event(), threading.Event()
+
+    def slow(*args, **kwargs):
+        entered.set()
+        release.wait(60)
+        return recognize(*args, **kwargs)
+
+    monkeypatch.setattr(demo_app, 'recognize', slow)
+    monkeypatch.setattr(app.state.demo, 'budget',
+                        dict(base_s=0.0, per_mb_s=0.0))
+    with ThreadPoolExecutor(1) as pool:
+        with open(videos[0], 'rb') as f:
+            slow_answer = pool.submit(
+                httpx.post, f'{server}/api/zero_shot',
+                data=dict(labels='a,b'),
+                files=dict(video=('slow.mp4', f.read())), timeout=120)
+        try:
+            assert entered.wait(60)
+            start = time.monotonic()
+            health = httpx.get(f'{server}/health', timeout=10)
+            assert health.json() == dict(status='ok', busy=True)
+            other = httpx.post(f'{server}/api/zero_shot',
+                               data=dict(labels=''),
+                               files=dict(video=('v.mp4', b'x')), timeout=10)
+            assert other.status_code == 400
+            assert time.monotonic() - start < 5
+            assert not slow_answer.done()
+        finally:
+            release.set()
+        response = slow_answer.result()
+    assert response.status_code == 422, response.text
+    assert response.json()['error'].startswith(
+        "'slow.mp4': decoding took longer than its time budget of 0.0 s")
+    assert httpx.get(f'{server}/health').json()['busy'] is False
+
+
+def test_tool_flags():
+    tool = load_tool('demo_app.py')
+    args = tool.parse_args(['--checkpoint', 'x.pth'])
+    assert (args.allow_host, args.decode_budget_s,
+            args.decode_budget_per_mb) == ([], None, None)
+    args = tool.parse_args(['--checkpoint', 'x.pth', '--allow-host', 'a',
+                            '--allow-host', 'b', '--decode-budget-s', '0',
+                            '--decode-budget-per-mb', '1.5'])
+    assert (args.allow_host, args.decode_budget_s,
+            args.decode_budget_per_mb) == (['a', 'b'], 0, 1.5)
+
+
+@pytest.mark.parametrize('argv,message', [
+    (['--max-upload-mb', '0'], "expected a size in MiB above 0, got '0'"),
+    (['--max-upload-mb', 'nan'], 'above 0'),
+    (['--decode-budget-s', '-1'], "expected seconds >= 0, got '-1'"),
+    (['--decode-budget-per-mb', 'x'], 'expected seconds >= 0'),
+])
+def test_tool_refuses_bad_flags(capsys, argv, message):
+    with pytest.raises(SystemExit) as exit_:
+        load_tool('demo_app.py').parse_args(['--checkpoint', 'x.pth', *argv])
+    assert exit_.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_tool_missing_checkpoint(tmp_path):
+    missing = str(tmp_path / 'missing.pth')
+    with pytest.raises(SystemExit) as exit_:
+        load_tool('demo_app.py').main(['--checkpoint', missing])
+    assert f'cannot load --checkpoint {missing!r}' in str(exit_.value.code)
+
+
+# The tool, its recognize blocked for good (a decoder loop that never ends).
+STUCK_SERVER = '''
+import runpy, sys, threading
+import mmxclip.apis.demo_app as demo_app
+demo_app.recognize = lambda *args, **kwargs: threading.Event().wait()
+sys.argv = sys.argv[1:]
+runpy.run_path(sys.argv[0], run_name='__main__')
+'''
+
+
+def test_sigterm_stops_within_seconds_and_removes_uploads(checkpoint, videos,
+                                                          tmp_path):
+    """SIGTERM with one upload stalled halfway and one request stuck in a
+    decode that never returns: the server is gone within 5 s (3 s of
+    grace) and so are the uploads it stored."""
+    import signal
+    import subprocess
+    import sys
+    spool = tmp_path / 'spool'
+    spool.mkdir()
+    port = _free_port()
+    url = f'http://127.0.0.1:{port}'
+    env = dict(os.environ, TMPDIR=str(spool), OMP_NUM_THREADS='1',
+               PYTHONPATH=os.pathsep.join(
+                   [osp.dirname(osp.dirname(osp.dirname(__file__))),
+                    os.environ.get('PYTHONPATH', '')]))
+    tool = osp.join(osp.dirname(__file__), '..', '..', 'tools', 'demo_app.py')
+    proc = subprocess.Popen(
+        [sys.executable, '-c', STUCK_SERVER, tool, '--checkpoint', checkpoint,
+         '--port', str(port), '--max-upload-mb', '1'], env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    stalled = socket.socket()
+    try:
+        for _ in range(600):
+            try:
+                if httpx.get(f'{url}/health').status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+            assert proc.poll() is None, proc.stderr.read().decode()
+        with open(videos[0], 'rb') as f:
+            data = f.read()
+
+        def stuck():  # never answered: the server stops under it
+            try:
+                httpx.post(f'{url}/api/zero_shot', data=dict(labels='a,b'),
+                           files=dict(video=('stuck.mp4', data)), timeout=60)
+            except httpx.TransportError:
+                pass
+
+        threading.Thread(target=stuck, daemon=True).start()
+        upload = body(part(b'name="labels"', b'a,b'),
+                      video_part(bytes(600 << 10)))
+        stalled.connect(('127.0.0.1', port))
+        stalled.sendall(
+            f'POST /api/zero_shot HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n'
+            f'Content-Type: {FORM}\r\nContent-Length: {len(upload)}\r\n\r\n'
+            .encode() + upload[:300 << 10])
+        stored = str(spool / 'mmxclip-demo-*' / 'video*')
+        for _ in range(300):
+            files = sorted(osp.basename(p) for p in glob.glob(stored))
+            if files == ['video', 'video.mov'] and all(
+                    osp.getsize(p) for p in glob.glob(stored)):
+                break
+            time.sleep(0.1)
+        assert files == ['video', 'video.mov']  # stalled; in decoding
+        start = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=15)
+        assert time.monotonic() - start < 5
+        assert glob.glob(str(spool / 'mmxclip-demo-*')) == []
+    finally:
+        stalled.close()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
