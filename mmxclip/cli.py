@@ -13,11 +13,14 @@ over video files (``zero_shot.py``, ``extract_features.py``,
 ``--launcher pytorch`` (:func:`init_tool_dist`).
 """
 import argparse
+import contextlib
 import difflib
 import os
 import os.path as osp
+import pickle
+import sys
 import warnings
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import torch
 from mmengine.config import Config, DictAction
@@ -221,6 +224,18 @@ def positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(
             f'expected a positive integer, got {text!r}')
     return value
+
+
+@contextlib.contextmanager
+def exit_on_bad_input() -> Iterator[None]:
+    """End the tool on input an error names (a weight file, the config it
+    carries, an index): the message on stderr and exit status 2, as
+    argparse ends on a bad argument, never a traceback."""
+    try:
+        yield
+    except (ValueError, FileNotFoundError, pickle.UnpicklingError) as err:
+        print(f'error: {err}', file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 def add_model_args(parser: argparse.ArgumentParser) -> None:

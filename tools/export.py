@@ -21,8 +21,8 @@ import numpy as np
 import torch
 
 from mmxclip.apis import init_xclip
-from mmxclip.cli import positive_int
-from mmxclip.deploy import FixedClassXCLIP, export_onnx
+from mmxclip.cli import exit_on_bad_input, positive_int
+from mmxclip.deploy import FixedClassXCLIP, export_onnx, read_onnx_metadata
 from mmxclip.models.heads import load_class_names
 
 TOLERANCE = 1e-4
@@ -64,9 +64,11 @@ def median_seconds(fn: Callable[[], object], runs: int) -> float:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
     import onnxruntime
-    model = init_xclip(args.checkpoint, args.labels,
-                       num_frames=args.num_frames)
+    with exit_on_bad_input():
+        model = init_xclip(args.checkpoint, args.labels,
+                           num_frames=args.num_frames)
     export_onnx(model, args.out)
+    read_onnx_metadata(args.out)  # what runtimes read back, checked
     print(f'{args.out}: {osp.getsize(args.out) / 2**20:.1f} MiB, '
           f'{len(args.labels)} classes, {model.neck.num_frames} frames of '
           f'{model.backbone.input_resolution} px')

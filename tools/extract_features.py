@@ -23,7 +23,8 @@ from typing import Optional, Sequence
 from mmxclip.apis import init_xclip, model_identity, run_videos
 from mmxclip.apis.feature_files import is_done, save_features
 from mmxclip.apis.outputs import mirrored_paths
-from mmxclip.cli import add_video_args, init_tool_dist, video_list
+from mmxclip.cli import (add_video_args, exit_on_bad_input, init_tool_dist,
+                         video_list)
 
 
 def parse_args(argv: Optional[Sequence[str]] = None):
@@ -49,9 +50,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     outputs = dict(zip(videos, mirrored_paths(videos, args.out_dir,
                                               '.safetensors')))
     mine = videos[rank::world]
-    model = init_xclip(args.checkpoint, device=device,
-                       num_clips=args.num_clips, num_crops=args.num_crops,
-                       num_frames=args.num_frames)
+    with exit_on_bad_input():
+        model = init_xclip(args.checkpoint, device=device,
+                           num_clips=args.num_clips,
+                           num_crops=args.num_crops,
+                           num_frames=args.num_frames)
     identity = model_identity(model)
     todo, failed = [], []
     for video in mine:

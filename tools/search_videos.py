@@ -19,7 +19,8 @@ import time
 from typing import Optional, Sequence
 
 from mmxclip.apis import init_xclip
-from mmxclip.cli import add_video_args, positive_int, video_list
+from mmxclip.cli import (add_video_args, exit_on_bad_input, positive_int,
+                         video_list)
 from mmxclip.retrieval import VideoIndex, index_model, search
 
 
@@ -76,8 +77,9 @@ def run_index(args: argparse.Namespace, videos: Sequence[str]) -> int:
 
 
 def run_query(args: argparse.Namespace) -> int:
-    index = VideoIndex(args.index)
-    model = index_model(index, args.checkpoint, args.device)
+    with exit_on_bad_input():
+        index = VideoIndex(args.index)
+        model = index_model(index, args.checkpoint, args.device)
     start = time.perf_counter()
     ranked = search(model, index, args.text, args.topk, args.chunk)
     seconds = time.perf_counter() - start

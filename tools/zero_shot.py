@@ -27,7 +27,7 @@ from mmengine.utils import ProgressBar
 
 from mmxclip.apis import Recognition, init_xclip, read_frames, recognize
 from mmxclip.apis.outputs import mirrored_paths
-from mmxclip.cli import add_model_args, positive_int
+from mmxclip.cli import add_model_args, exit_on_bad_input, positive_int
 from mmxclip.datasets import BrokenVideoError
 from mmxclip.models.heads import load_class_names, load_class_texts
 
@@ -103,9 +103,10 @@ def format_table(video: str, result: Recognition) -> str:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Rank the labels for each video; the exit status (1: some failed)."""
     args = parse_args(argv)
-    model = init_xclip(args.checkpoint, args.labels, args.device,
-                       args.num_clips, args.num_crops, args.num_frames,
-                       args.class_texts)
+    with exit_on_bad_input():
+        model = init_xclip(args.checkpoint, args.labels, args.device,
+                           args.num_clips, args.num_crops, args.num_frames,
+                           args.class_texts)
     pictures = (mirrored_paths(args.videos, args.out_dir, '.png')
                 if args.out_dir else [None] * len(args.videos))
     # The bar goes to stderr, so stdout holds exactly the tables.

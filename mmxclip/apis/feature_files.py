@@ -23,6 +23,7 @@ from safetensors.torch import save as save_bytes
 
 from ..engine.atomic_io import atomic_write
 from .features import VideoFeatures
+from .identity import check_model_record
 
 FORMAT = 'mmxclip-video-features/1'
 
@@ -67,6 +68,7 @@ def read_header(path: str) -> Dict[str, Any]:
     except (KeyError, ValueError) as err:
         raise ValueError(f'{path}: header has no readable model '
                          'identity') from err
+    check_model_record(meta['model'], f"{path}: header['model']")
     return meta
 
 

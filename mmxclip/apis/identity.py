@@ -6,10 +6,20 @@ must never be mixed with it, nor scored by another model's text side.
 """
 import hashlib
 import json
+import re
 from typing import Any, Dict
 
 import torch
 from torch import nn
+
+from ..weights import ModelConfigError, check_pipeline, check_plain
+
+# ``model_identity``'s architecture keys (None: the model has no such part).
+ARCHITECTURE = ('num_frames', 'embed_dim', 'input_resolution', 'patch_size')
+# What an index records beside the identity: the weights and the
+# ``init_xclip`` arguments its queries rebuild the model with
+# (:func:`mmxclip.retrieval.index_model`).
+REBUILD = ('checkpoint', 'num_frames', 'num_clips', 'num_crops')
 
 
 def model_fingerprint(model: nn.Module) -> str:
@@ -56,8 +66,66 @@ def model_identity(model: nn.Module) -> Dict[str, Any]:
     return dict(
         fingerprint=model_fingerprint(model),
         test_pipeline=json.loads(json.dumps(list(model.cfg.test_pipeline))),
-        architecture=dict(
-            num_frames=getattr(neck, 'num_frames', None),
-            embed_dim=backbone.output_dim,
-            input_resolution=backbone.input_resolution,
-            patch_size=backbone.patch_size))
+        architecture=dict(zip(ARCHITECTURE, (
+            getattr(neck, 'num_frames', None), backbone.output_dim,
+            backbone.input_resolution, backbone.patch_size))))
+
+
+def _positive(value: Any, none: bool = False) -> bool:
+    """Whether ``value`` is an int >= 1 (or None, where ``none``)."""
+    return (none and value is None) or (type(value) is int and value >= 1)
+
+
+def check_model_record(record: Any, where: str,
+                       rebuild: bool = False) -> Dict[str, Any]:
+    """Check the model record a file holds (a feature file's header, an
+    index's ``model``; ``rebuild``: with the :data:`REBUILD` keys) before
+    anything uses it: exactly :func:`model_identity`'s keys, a sha256
+    fingerprint, a test pipeline of registered transforms
+    (:func:`~mmxclip.weights.check_pipeline`), positive sizes.
+
+    Args:
+        record: As read (parsed JSON).
+        where: The file and key, for messages.
+        rebuild: Whether the record is an index's.
+
+    Returns:
+        dict: ``record``.
+
+    Raises:
+        ModelConfigError: Naming ``where``, the key and what was expected.
+    """
+    keys = ('fingerprint', 'test_pipeline', 'architecture',
+            *(REBUILD if rebuild else ()))
+    if not isinstance(record, dict) or set(record) != set(keys):
+        found = sorted(record) if isinstance(record, dict) else \
+            type(record).__name__
+        raise ModelConfigError(f'{where}: {found}; expected a model record '
+                               f'with exactly the keys {sorted(keys)}')
+    check_plain({k: v for k, v in record.items() if k != 'test_pipeline'},
+                where)
+    if not (isinstance(record['fingerprint'], str)
+            and re.fullmatch('[0-9a-f]{64}', record['fingerprint'])):
+        raise ModelConfigError(f'{where}.fingerprint: expected 64 hex '
+                               'digits (a sha256)')
+    check_pipeline(record['test_pipeline'], f'{where}.test_pipeline')
+    arch = record['architecture']
+    if not isinstance(arch, dict) or set(arch) != set(ARCHITECTURE) or \
+            not all(_positive(v, none=True) for v in arch.values()):
+        raise ModelConfigError(f'{where}.architecture: expected positive '
+                               f'ints (or null) for exactly {ARCHITECTURE}')
+    if rebuild:
+        crops = record['num_crops']
+        for key, ok, expected in (
+                ('checkpoint', isinstance(record['checkpoint'], str),
+                 'a path'),
+                ('num_frames', _positive(record['num_frames'], none=True),
+                 'a positive int or null'),
+                ('num_clips', _positive(record['num_clips']),
+                 'a positive int'),
+                ('num_crops', type(crops) is int and crops in (1, 3),
+                 '1 or 3')):
+            if not ok:
+                raise ModelConfigError(f'{where}.{key}: {record[key]!r}; '
+                                       f'expected {expected}')
+    return record

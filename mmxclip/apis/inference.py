@@ -18,22 +18,14 @@ from mmengine.logging import MMLogger
 from mmengine.registry import init_default_scope
 from torch import nn
 
-from ..weights import (XCLIP_ONLY, ConfigTextError, Weights, check_state_dict,
+from ..weights import (XCLIP_ONLY, ConfigTextError, Weights,
+                       check_model_config, check_plain, check_state_dict,
                        parse_config_text, read_weights)
 from .pipeline import inference_pipeline, load_video, test_pipeline
 
 # Where MMAction2's Kinetics-400 configs (and configs/_base_) expect the
 # class names.
 K400_LABEL_MAP = 'data/kinetics400/label_map_k400.txt'
-
-
-def _plain(value: Any) -> bool:
-    """Whether ``value`` is plain data (what a config may hold)."""
-    if isinstance(value, dict):
-        return all(isinstance(k, str) and _plain(v) for k, v in value.items())
-    if isinstance(value, (list, tuple)):
-        return all(_plain(v) for v in value)
-    return value is None or isinstance(value, (str, int, float, bool))
 
 
 def _checkpoint_model_config(weights: Weights) -> Optional[Dict[str, Any]]:
@@ -43,16 +35,17 @@ def _checkpoint_model_config(weights: Weights) -> Optional[Dict[str, Any]]:
     training config MMEngine stores (``meta['cfg']``) is Python text, read
     by :func:`parse_config_text`, which accepts only literal assignments.
     Text it refuses is not used, which is logged, and the architecture is
-    inferred from the tensors instead.
+    inferred from the tensors instead. Either model config must pass
+    :func:`check_model_config` whole before anything is built.
+
+    Raises:
+        ModelConfigError: What the schema refuses, naming the file and the
+            key path.
     """
     meta = weights.meta
     if 'model_cfg' in meta:
-        cfg = meta['model_cfg']
-        if not isinstance(cfg, dict) or not _plain(cfg):
-            raise ValueError(f"{weights.path}: meta['model_cfg'] is a "
-                             f'{type(cfg).__name__} that is not plain data; '
-                             'expected a model config dict')
-        return copy.deepcopy(cfg)
+        return copy.deepcopy(check_model_config(
+            meta['model_cfg'], f"{weights.path}: meta['model_cfg']"))
     if not isinstance(meta.get('cfg'), str):
         return None
     try:
@@ -62,9 +55,10 @@ def _checkpoint_model_config(weights: Weights) -> Optional[Dict[str, Any]]:
             f'{err}. Its model config is not used; the architecture is '
             'inferred from the tensors')
         return None
-    if not isinstance(cfg.get('model'), dict):
+    if 'model' not in cfg:
         return None
-    return cfg['model']
+    return check_model_config(cfg['model'],
+                              f"{weights.path}: meta['cfg'].model")
 
 
 def model_config(weights: Weights,
@@ -94,9 +88,8 @@ def model_config(weights: Weights,
     meta = weights.meta
     cfg = _checkpoint_model_config(weights)
     names = class_names or meta.get('class_names')
-    if names is not None and not (isinstance(names, str) or _plain(names)):
-        raise ValueError(f"{weights.path}: meta['class_names'] is not plain "
-                         'data; pass class_names')
+    if class_names is None and names is not None:
+        check_plain(names, f"{weights.path}: meta['class_names']")
     if cfg is None:
         if not names:
             raise ValueError(

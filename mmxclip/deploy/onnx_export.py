@@ -19,6 +19,12 @@ from typing import Any, Dict, Tuple
 import torch
 from torch import Tensor, nn
 
+from ..weights import ModelConfigError, check_pipeline
+
+# What :func:`onnx_metadata` writes.
+METADATA_KEYS = ('class_names', 'num_frames', 'resolution', 'test_pipeline',
+                 'average_clips')
+
 
 class FixedClassXCLIP(nn.Module):
     """Frames -> scores of a fixed class set (see the module docstring).
@@ -77,6 +83,51 @@ def onnx_metadata(model: nn.Module) -> Dict[str, str]:
         resolution=str(model.backbone.input_resolution),
         test_pipeline=json.dumps(list(model.cfg.test_pipeline)),
         average_clips=head.average_clips)
+
+
+def read_onnx_metadata(path: str) -> Dict[str, Any]:
+    """The metadata of an exported file, read back as data and checked: the
+    keys :func:`onnx_metadata` writes and no others, ``class_names`` a JSON
+    list of names, ``num_frames`` and ``resolution`` positive ints,
+    ``test_pipeline`` registered transforms
+    (:func:`~mmxclip.weights.check_pipeline`; never built), ``average_clips``
+    ``'prob'`` or ``'score'``.
+
+    Returns:
+        dict: The values parsed (lists and ints).
+
+    Raises:
+        ModelConfigError: Naming the file and the key.
+    """
+    import onnx
+    props = {p.key: p.value for p in onnx.load(
+        path, load_external_data=False).metadata_props}
+    if set(props) != set(METADATA_KEYS):
+        raise ModelConfigError(f'{path}: metadata keys {sorted(props)}; '
+                               f'expected exactly {sorted(METADATA_KEYS)}')
+    meta: Dict[str, Any] = dict(props)
+    for key in ('class_names', 'test_pipeline'):
+        try:
+            meta[key] = json.loads(props[key])
+        except ValueError as err:
+            raise ModelConfigError(f'{path}: metadata {key}: not JSON '
+                                   f'({err})') from err
+    names = meta['class_names']
+    if not (isinstance(names, list) and names
+            and all(isinstance(n, str) for n in names)):
+        raise ModelConfigError(f'{path}: metadata class_names: expected a '
+                               'JSON list of names')
+    for key in ('num_frames', 'resolution'):
+        if not (props[key].isdigit() and int(props[key]) >= 1):
+            raise ModelConfigError(f'{path}: metadata {key}: '
+                                   f'{props[key]!r}; expected a positive int')
+        meta[key] = int(props[key])
+    check_pipeline(meta['test_pipeline'], f'{path}: metadata test_pipeline')
+    if meta['average_clips'] not in ('prob', 'score'):
+        raise ModelConfigError(f'{path}: metadata average_clips: '
+                               f"{meta['average_clips']!r}; expected 'prob' "
+                               "or 'score'")
+    return meta
 
 
 def export_onnx(model: nn.Module, path: str, num_views: int = 1) -> Dict[

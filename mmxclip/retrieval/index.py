@@ -35,7 +35,7 @@ from mmengine.logging import MMLogger
 from torch import nn
 
 from ..apis.features import VideoFeatures, run_videos
-from ..apis.identity import model_identity
+from ..apis.identity import check_model_record, model_identity
 from ..engine.atomic_io import atomic_write
 from ..engine.work_dir_lock import WorkDirLock
 
@@ -75,6 +75,7 @@ class VideoIndex:
                              'index.json')
         if info.get('visual_dtype') not in DTYPES:
             raise ValueError(f'{path}: visual_dtype must be one of {DTYPES}')
+        check_model_record(info.get('model'), f'{path}: model', rebuild=True)
         self.visual, self.video, self.paths = [], [], []
         for shard in info.get('shards', []):
             self._open_shard(shard)

@@ -10,12 +10,15 @@ from .hf_config import HFConfig, read_hf_config, resolve_hf_config
 from .inert import InertObject, load_inert
 from .mmengine_schemes import (load_from_http, load_from_local,
                                load_from_openmmlab, register_safe_loaders)
+from .model_schema import (ModelConfigError, check_model_config,
+                           check_pipeline, check_plain)
 from .safe_load import load_pickle
 from .scheme import load_from_clip, register_clip_scheme, resolve_quick_gelu
 
 __all__ = [
     'FORMATS', 'SRC_FORMATS', 'ConfigTextError', 'HFConfig', 'InertObject',
-    'Weights', 'XCLIP_ONLY', 'check_state_dict', 'clip_to_mmxclip',
+    'ModelConfigError', 'Weights', 'XCLIP_ONLY', 'check_model_config',
+    'check_pipeline', 'check_plain', 'check_state_dict', 'clip_to_mmxclip',
     'hf_to_mmxclip', 'hf_to_official', 'infer_model_config', 'load_from_clip',
     'load_from_http', 'load_from_local', 'load_from_openmmlab', 'load_inert',
     'load_pickle', 'mmengine_safe_globals', 'official_to_mmxclip',

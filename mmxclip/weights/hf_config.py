@@ -9,7 +9,11 @@ key the file does not have takes the default of ``XCLIPTextConfig`` /
 transformers in ``tests/test_weights/test_hf_config.py``).
 :func:`resolve_hf_config` resolves every key that decides mmxclip's
 architecture that way and refuses, naming the key, what mmxclip cannot build
-as transformers would.
+as transformers would. What names code in a ``config.json`` (``auto_map``,
+the custom classes transformers runs with ``trust_remote_code``, and
+``architectures`` other than X-CLIP's) is refused, naming the key: mmxclip
+builds its own X-CLIP and never runs a model's code, so such a file is not
+one it can reproduce.
 """
 import json
 from dataclasses import dataclass
@@ -28,6 +32,8 @@ VISION_DEFAULTS = dict(
 TOP_DEFAULTS = dict(projection_dim=512, prompt_layers=2,
                     prompt_num_attention_heads=8,
                     prompt_hidden_act='quick_gelu')
+# The classes transformers has for X-CLIP (``architectures``).
+HF_CLASSES = ('XCLIPModel', 'XCLIPTextModel', 'XCLIPVisionModel')
 # (hidden, heads, intermediate) per attention stack.
 _STACKS = (('text_config', 'hidden_size', 'num_attention_heads',
             'intermediate_size'),
@@ -84,6 +90,27 @@ def _tower(cfg: Dict[str, Any], name: str, defaults: Dict[str, Any],
     return {k: given.get(k, v) for k, v in defaults.items()}
 
 
+def _check_code(cfg: Dict[str, Any], path: str) -> None:
+    """Refuse what names code: ``auto_map``, or ``architectures`` other
+    than :data:`HF_CLASSES`, at the top or in a tower."""
+    for section in ('', 'text_config', 'vision_config', 'text_config_dict',
+                    'vision_config_dict'):
+        part = cfg.get(section) if section else cfg
+        if not isinstance(part, dict):
+            continue
+        where = f'{path}: {section + "." if section else ""}'
+        if part.get('auto_map') is not None:
+            raise ValueError(
+                f'{where}auto_map = {part["auto_map"]!r}: names custom model '
+                "code; mmxclip builds X-CLIP's own classes and never runs "
+                "a model's code")
+        names = part.get('architectures')
+        if names is not None and not (isinstance(names, list) and all(
+                name in HF_CLASSES for name in names)):
+            raise ValueError(f'{where}architectures = {names!r}: expected '
+                             f'null or some of {list(HF_CLASSES)}')
+
+
 def _square(hf: HFConfig, key: str) -> None:
     """``image_size`` / ``patch_size`` may be ``[n, n]``; make them ``n``."""
     value = hf.vision[key]
@@ -138,13 +165,15 @@ def resolve_hf_config(cfg: Dict[str, Any], path: str) -> HFConfig:
         HFConfig: Every architecture key, from ``cfg`` or HF's default.
 
     Raises:
-        ValueError: Not X-CLIP's config, a value of the wrong type, or one
-            mmxclip cannot build (activation, layer-norm eps, MLP width,
-            heads that do not divide the width); names file and key.
+        ValueError: Not X-CLIP's config, custom code named, a value of the
+            wrong type, or one mmxclip cannot build (activation, layer-norm
+            eps, MLP width, heads that do not divide the width); names file
+            and key.
     """
     if not isinstance(cfg, dict) or cfg.get('model_type') != 'xclip':
         found = cfg.get('model_type') if isinstance(cfg, dict) else cfg
         raise ValueError(f"{path}: model_type is {found!r}, expected 'xclip'")
+    _check_code(cfg, path)
     hf = HFConfig(
         path=path, text=_tower(cfg, 'text', TEXT_DEFAULTS, path),
         vision=_tower(cfg, 'vision', VISION_DEFAULTS, path),
