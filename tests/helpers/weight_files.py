@@ -1,6 +1,7 @@
 """Small weight files in every real format, and videos, made in tests."""
 import copy
 import functools
+import os
 import os.path as osp
 
 import cv2
@@ -207,11 +208,10 @@ def save_fsdp_ranks(folder: str, tensors, world: int = 2,
     Returns:
         str: ``folder``.
     """
-    import os
+
 
     import torch.distributed as dist
-    from torch.distributed._shard.sharded_tensor import (Shard,
-                                                         ShardedTensor,
+    from torch.distributed._shard.sharded_tensor import (Shard, ShardedTensor,
                                                          ShardMetadata)
     from torch.distributed._shard.sharded_tensor.metadata import (
         ShardedTensorMetadata, TensorProperties)
