@@ -208,8 +208,6 @@ def save_fsdp_ranks(folder: str, tensors, world: int = 2,
     Returns:
         str: ``folder``.
     """
-
-
     import torch.distributed as dist
     from torch.distributed._shard.sharded_tensor import (Shard, ShardedTensor,
                                                          ShardMetadata)
