@@ -20,6 +20,7 @@ from typing import Optional, Sequence
 
 from mmxclip.apis import init_xclip
 from mmxclip.cli import add_video_args, positive_int, video_list
+from mmxclip.engine import WorkDirBusyError
 from mmxclip.retrieval import VideoIndex, index_model, search
 
 
@@ -61,7 +62,11 @@ def run_index(args: argparse.Namespace, videos: Sequence[str]) -> int:
                  num_crops=args.num_crops), args.dtype)
     before = len(index)
     start = time.perf_counter()
-    failed = index.add(model, videos, args.batch_size, args.shard_size)
+    try:
+        failed = index.add(model, videos, args.batch_size, args.shard_size)
+    except WorkDirBusyError as err:
+        print(f'error: {err}', file=sys.stderr)
+        return 1
     seconds = time.perf_counter() - start
     added = len(index) - before
     print(f'\n{added} added, {len(videos) - added - len(failed)} already '
