@@ -18,7 +18,7 @@ import sys
 import time
 from typing import Optional, Sequence
 
-from mmxclip.apis import init_xclip
+from mmxclip.apis import NO_TEXT, init_xclip
 from mmxclip.cli import add_video_args, positive_int, video_list
 from mmxclip.engine import WorkDirBusyError
 from mmxclip.retrieval import VideoIndex, index_model, search
@@ -51,7 +51,7 @@ def parse_args(argv: Optional[Sequence[str]] = None):
 
 
 def run_index(args: argparse.Namespace, videos: Sequence[str]) -> int:
-    model = init_xclip(args.checkpoint, ['a video'], args.device,
+    model = init_xclip(args.checkpoint, NO_TEXT, args.device,
                        args.num_clips, args.num_crops, args.num_frames)
     try:
         index = VideoIndex(args.index)

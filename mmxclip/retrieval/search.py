@@ -21,6 +21,7 @@ import torch
 from mmengine.logging import MMLogger
 from torch import nn
 
+from ..apis.features import NO_TEXT
 from ..apis.inference import init_xclip
 from .index import VideoIndex
 
@@ -45,7 +46,7 @@ def index_model(index: VideoIndex,
         raise FileNotFoundError(
             f'{index.root} was made with {checkpoint}, which is not there; '
             'pass its new path (--checkpoint)')
-    return init_xclip(checkpoint, ['a video'], device, made['num_clips'],
+    return init_xclip(checkpoint, NO_TEXT, device, made['num_clips'],
                       made['num_crops'], made['num_frames'])
 
 
