@@ -23,7 +23,7 @@ import torch
 from mmxclip.apis import init_xclip
 from mmxclip.cli import positive_int
 from mmxclip.deploy import FixedClassXCLIP, export_onnx
-from mmxclip.models.heads import load_class_names
+from mmxclip.models.heads import load_class_names, tokenize
 
 TOLERANCE = 1e-4
 
@@ -45,8 +45,15 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         args.labels = load_class_names(
             args.labels.split(',') if args.labels is not None else
             args.label_file, name='--labels')
+        tokenize(args.labels)  # a label too long for CLIP's context
     except (ValueError, FileNotFoundError) as err:
         parser.error(str(err))
+    # Before minutes of building and exporting, not after.
+    folder = osp.dirname(osp.abspath(args.out))
+    if osp.isdir(args.out):
+        parser.error(f'--out {args.out} is a folder; name the .onnx file')
+    if not osp.isdir(folder):
+        parser.error(f'--out {args.out}: folder {folder} does not exist')
     return args
 
 
