@@ -14,6 +14,8 @@ import random
 from collections import defaultdict
 from typing import Dict, List, Optional, Sequence
 
+from mmxclip.engine.atomic_io import atomic_write
+
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
@@ -72,8 +74,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     args = parse_args(argv)
     lines = few_shot(read_list(args.full_list), args.shots, args.seed,
                      args.full_list)
-    with open(args.out, 'w', encoding='utf-8') as f:
-        f.write('\n'.join(lines) + '\n')
+    atomic_write(('\n'.join(lines) + '\n').encode(), args.out)
     print(f'{args.out}: {len(lines)} videos, {args.shots} per class '
           f'(seed {args.seed})')
 

@@ -19,6 +19,7 @@ from typing import List, Optional, Sequence
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from make_few_shot_split import read_list  # noqa: E402
 
+from mmxclip.engine.atomic_io import atomic_write  # noqa: E402
 from mmxclip.models.heads import load_class_names  # noqa: E402
 
 
@@ -76,8 +77,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     lines = zero_shot_split(read_list(args.full_list),
                             load_class_names(args.label_map), split,
                             args.full_list)
-    with open(args.out, 'w', encoding='utf-8') as f:
-        f.write(''.join(line + '\n' for line in lines))
+    atomic_write(''.join(line + '\n' for line in lines).encode(), args.out)
     seen = {int(line.rsplit(maxsplit=1)[1]) for line in lines}
     empty = [name for i, name in enumerate(split) if i not in seen]
     print(f'{args.out}: {len(lines)} videos of {len(split) - len(empty)} / '
