@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from mmxclip.apis import init_xclip
-from mmxclip.cli import positive_int
+from mmxclip.cli import check_output_file, positive_int
 from mmxclip.deploy import FixedClassXCLIP, export_onnx
 from mmxclip.models.heads import load_class_names, tokenize
 
@@ -48,12 +48,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         tokenize(args.labels)  # a label too long for CLIP's context
     except (ValueError, FileNotFoundError) as err:
         parser.error(str(err))
-    # Before minutes of building and exporting, not after.
-    folder = osp.dirname(osp.abspath(args.out))
-    if osp.isdir(args.out):
-        parser.error(f'--out {args.out} is a folder; name the .onnx file')
-    if not osp.isdir(folder):
-        parser.error(f'--out {args.out}: folder {folder} does not exist')
+    check_output_file(parser, args.out, '--out', '.onnx')
     return args
 
 

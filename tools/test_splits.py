@@ -28,8 +28,8 @@ from mmengine.config import Config
 from mmengine.logging import print_log
 
 import mmxclip  # noqa: F401  (stack fixes and registries first)
-from mmxclip.cli import (add_common_args, build_runner, finish_config,
-                         parse_args)
+from mmxclip.cli import (add_common_args, build_runner, check_output_file,
+                         finish_config, parse_args)
 from mmxclip.engine.atomic_io import atomic_write
 
 Metrics = Dict[str, float]
@@ -44,12 +44,8 @@ def get_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--out', help='write the results to this JSON file')
     add_common_args(parser)
     args = parse_args(parser, argv)
-    if args.out:  # before every split runs, not after
-        folder = osp.dirname(osp.abspath(args.out))
-        if osp.isdir(args.out):
-            parser.error(f'--out {args.out} is a folder; name the JSON file')
-        if not osp.isdir(folder):
-            parser.error(f'--out {args.out}: folder {folder} does not exist')
+    if args.out:
+        check_output_file(parser, args.out, '--out', 'JSON')
     return args
 
 

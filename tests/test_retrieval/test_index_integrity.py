@@ -8,12 +8,10 @@ import json
 import os
 import os.path as osp
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pytest
-from helpers.runs import run_tool
+from helpers.runs import lock_held_elsewhere, run_tool
 from helpers.tiny_model import save_tiny_xclip
 from helpers.weight_files import load_tool, write_video
 from mmengine.logging import MMLogger
@@ -86,18 +84,9 @@ def test_the_tool_refuses_a_second_writer_by_its_option(workspace,
     ckpt, videos, model = workspace
     idx = str(tmp_path / 'idx')
     VideoIndex.create(idx, model, ckpt, INIT)
-    holder = subprocess.Popen(
-        [sys.executable, '-c', 'import fcntl, os, sys, time; '
-         f'fd = os.open({osp.join(idx, ".mmxclip.lock")!r}, os.O_RDWR | '
-         'os.O_CREAT); fcntl.flock(fd, fcntl.LOCK_EX); print(1, flush=True);'
-         ' time.sleep(60)'], stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == '1'
+    with lock_held_elsewhere(idx):
         status = load_tool('search_videos.py').main(
             ['index', videos[0], '--checkpoint', ckpt, '--index', idx])
-    finally:
-        holder.kill()
-        holder.wait()
     err = capsys.readouterr().err
     assert status == 1
     assert 'is in use by another run' in err
