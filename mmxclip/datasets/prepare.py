@@ -218,6 +218,8 @@ def prepare_video(in_dir: str, out_dir: str, rel: str, short_side: int = 256,
     try:
         frames, size = reencode(src, tmp, short_side, gop, crf, preset,
                                 threads)
+        with open(tmp, 'rb') as f:  # on disk before it takes the name
+            os.fsync(f.fileno())
         os.replace(tmp, dst)
     except Exception as err:  # any decoder / muxer error: report, go on
         if osp.exists(tmp):
