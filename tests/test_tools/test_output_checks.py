@@ -1,7 +1,6 @@
 """Small losses (issue 22, item 9): test_splits.py checks --out before it
 runs any split; the start-up .pth of an editable install whose source tree
 is gone prints one line, not a traceback."""
-import ast
 import os.path as osp
 import re
 import shutil
@@ -9,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from helpers import ROOT
+from helpers import ROOT, startup_line
 from helpers.weight_files import load_tool
 
 
@@ -31,16 +30,6 @@ def test_test_splits_checks_out_before_running(tmp_path, monkeypatch,
         tool.main(['split1.py', '--checkpoint', 'x.pth', '--out', out])
     assert exit_.value.code == 2
     assert re.search(message, capsys.readouterr().err)
-
-
-def startup_line():
-    """setup.py's STARTUP_LINE (setup.py runs setup() when imported)."""
-    tree = ast.parse(open(osp.join(ROOT, 'setup.py')).read())
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and \
-                node.targets[0].id == 'STARTUP_LINE':
-            return ast.literal_eval(node.value)
-    raise AssertionError('no STARTUP_LINE in setup.py')
 
 
 def run_site(folder):
