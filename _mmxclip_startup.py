@@ -12,9 +12,11 @@ other code import it, whether or not they ever import mmxclip:
 
 ``setup.py`` installs ``mmxclip-startup.pth`` into site-packages (for
 ``pip install .`` and for ``pip install -e .``); Python's :mod:`site` runs its
-one line, ``import _mmxclip_startup; _mmxclip_startup.install()``, at every
-interpreter start. :func:`install` only adds two finders to
-``sys.meta_path``; this module imports nothing but the standard library, and
+one line at every interpreter start: it calls :func:`install` where this
+module is found, and otherwise (an editable install whose source tree was
+moved or deleted) prints one line saying so instead of a traceback.
+:func:`install` only adds two finders to ``sys.meta_path``; this module
+imports nothing but the standard library, and
 the finders do nothing until mmaction's own imports reach them:
 
 * :class:`_DRNFinder`, *appended*, so it is asked only after every real

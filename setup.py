@@ -5,8 +5,19 @@ from setuptools.command.build_py import build_py
 
 # Run by Python's ``site`` at every start-up: repairs ``import
 # mmaction.models`` for any entry point (see _mmxclip_startup.py).
+# One line (site runs each line of a .pth that starts with ``import``). An
+# editable install whose source tree was moved or deleted has no
+# _mmxclip_startup to import: then one line says so, not a traceback at
+# every interpreter start.
 STARTUP_PTH = 'mmxclip-startup.pth'
-STARTUP_LINE = 'import _mmxclip_startup; _mmxclip_startup.install()\n'
+STARTUP_LINE = (
+    "import os, sys, importlib.util as u; "
+    "s = u.find_spec('_mmxclip_startup'); "
+    "(s and os.path.isfile(s.origin or '') and "
+    "__import__('_mmxclip_startup').install()) or sys.stderr.write("
+    "'mmxclip-startup.pth: _mmxclip_startup.py is not there (an editable "
+    "install whose source tree moved?); reinstall mmxclip or pip uninstall "
+    "mmxclip\\n')\n")
 
 
 class BuildPyWithStartupPth(build_py):

@@ -238,6 +238,24 @@ def exit_on_bad_input() -> Iterator[None]:
         raise SystemExit(2) from None
 
 
+def check_output_file(parser: argparse.ArgumentParser, path: str,
+                      option: str, kind: str) -> None:
+    """Refuse (``parser.error``) an output that names a folder or lies in a
+    missing one: found before the work, not after it.
+
+    Args:
+        parser: The tool's parser.
+        path: The output file.
+        option: Its option, for the message (``'--out'``).
+        kind: What it holds, for the message (``'.onnx'``).
+    """
+    if osp.isdir(path):
+        parser.error(f'{option} {path} is a folder; name the {kind} file')
+    folder = osp.dirname(osp.abspath(path))
+    if not osp.isdir(folder):
+        parser.error(f'{option} {path}: folder {folder} does not exist')
+
+
 def add_model_args(parser: argparse.ArgumentParser) -> None:
     """Checkpoint, test-pipeline and device arguments of the video tools
     (what :func:`mmxclip.apis.init_xclip` takes).

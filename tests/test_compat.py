@@ -8,6 +8,7 @@ import sys
 import numpy as np
 import pytest
 import torch
+from helpers import startup_line
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -141,8 +142,7 @@ def test_editable_wheel_carries_the_startup_hook(tmp_path):
     assert build.returncode == 0, build.stderr[-3000:]
     with zipfile.ZipFile(tmp_path / 'dist' / build.stdout.split()[-1]) as z:
         names = z.namelist()
-        assert z.read('mmxclip-startup.pth').decode() == (
-            'import _mmxclip_startup; _mmxclip_startup.install()\n')
+        assert z.read('mmxclip-startup.pth').decode() == startup_line()
         finder = z.read(next(n for n in names if n.endswith('_finder.py')))
     assert f"'_mmxclip_startup': '{src}/_mmxclip_startup'" in finder.decode()
     # setuptools' own .pth sorts first, so its finder is in place before

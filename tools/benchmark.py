@@ -47,6 +47,8 @@ from benchmark_pair import (SPECS, ModelSpec, build_pair,  # noqa: E402
                             train_fns, vision_fns)
 from get_flops import count_flops  # noqa: E402
 
+from mmxclip.engine.atomic_io import atomic_write  # noqa: E402
+
 
 # ----------------------------------------------------------------- measuring
 def _sync(device: str) -> None:
@@ -395,8 +397,8 @@ def main(argv: Optional[Sequence[str]] = None, out=sys.stdout) -> Dict:
     result.setdefault('notes', dataclasses.asdict(notes))
     if args.json:
         import json
-        with open(args.json, 'w') as f:
-            json.dump(result, f, indent=1, default=str)
+        atomic_write(json.dumps(result, indent=1, default=str).encode(),
+                     args.json)
     return result
 
 

@@ -28,6 +28,7 @@ from mmengine.config import Config
 from mmengine.runner.checkpoint import save_checkpoint
 
 from mmxclip.apis import K400_LABEL_MAP, load_weights, test_pipeline
+from mmxclip.engine.atomic_io import atomic_write
 from mmxclip.models.heads import load_class_names
 from mmxclip.weights import SRC_FORMATS, read_weights
 
@@ -60,7 +61,15 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--data-prefix',
                         default='data/kinetics400/videos_val',
                         help='video folder of the written config')
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if osp.splitext(args.output)[1] == '.py':
+        parser.error(f'output {args.output}: the config is written beside '
+                     'the checkpoint as NAME.py, so the checkpoint cannot be '
+                     'a .py file; name it NAME.pth')
+    if osp.isdir(args.output):
+        parser.error(f'output {args.output} is a folder; name the '
+                     'checkpoint file to write (NAME.pth)')
+    return args
 
 
 def write_config(path: str, model_cfg: dict, checkpoint: str,
@@ -78,7 +87,7 @@ def write_config(path: str, model_cfg: dict, checkpoint: str,
                              model_cfg['backbone']['input_resolution'],
                              args.num_clips, args.num_crops)
     vis_backends = [dict(type='LocalVisBackend')]
-    Config(dict(
+    text = Config(dict(
         default_scope='mmaction',
         custom_imports=dict(imports=['mmxclip'], allow_failed_imports=False),
         model=model_cfg,
@@ -96,7 +105,8 @@ def write_config(path: str, model_cfg: dict, checkpoint: str,
         vis_backends=vis_backends,
         visualizer=dict(type='ActionVisualizer', vis_backends=vis_backends),
         load_from=osp.abspath(checkpoint),
-    )).dump(path)
+    )).pretty_text
+    atomic_write(text.encode(), path)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:

@@ -21,9 +21,9 @@ import numpy as np
 import torch
 
 from mmxclip.apis import init_xclip
-from mmxclip.cli import exit_on_bad_input, positive_int
+from mmxclip.cli import check_output_file, exit_on_bad_input, positive_int
 from mmxclip.deploy import FixedClassXCLIP, export_onnx, read_onnx_metadata
-from mmxclip.models.heads import load_class_names
+from mmxclip.models.heads import load_class_names, tokenize
 
 TOLERANCE = 1e-4
 
@@ -45,8 +45,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         args.labels = load_class_names(
             args.labels.split(',') if args.labels is not None else
             args.label_file, name='--labels')
+        tokenize(args.labels)  # a label too long for CLIP's context
     except (ValueError, FileNotFoundError) as err:
         parser.error(str(err))
+    check_output_file(parser, args.out, '--out', '.onnx')
     return args
 
 

@@ -20,7 +20,7 @@ import os.path as osp
 import sys
 from typing import Optional, Sequence
 
-from mmxclip.apis import init_xclip, model_identity, run_videos
+from mmxclip.apis import NO_TEXT, init_xclip, model_identity, run_videos
 from mmxclip.apis.feature_files import is_done, save_features
 from mmxclip.apis.outputs import mirrored_paths
 from mmxclip.cli import (add_video_args, exit_on_bad_input, init_tool_dist,
@@ -51,15 +51,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                                               '.safetensors')))
     mine = videos[rank::world]
     with exit_on_bad_input():
-        model = init_xclip(args.checkpoint, device=device,
+        model = init_xclip(args.checkpoint, NO_TEXT, device=device,
                            num_clips=args.num_clips,
                            num_crops=args.num_crops,
                            num_frames=args.num_frames)
     identity = model_identity(model)
-    todo, failed = [], []
+    todo, failed, there = [], [], 0
     for video in mine:
         try:
-            if not is_done(outputs[video], identity):
+            if is_done(outputs[video], identity):
+                there += 1
+            else:
                 todo.append(video)
         except ValueError as err:
             failed.append(video)
@@ -72,7 +74,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     failed += broken
     where = f'rank {rank}: ' if world > 1 else ''
     print(f'\n{where}{len(todo) - len(broken)} written, '
-          f'{len(mine) - len(todo)} already there, {len(failed)} failed'
+          f'{there} already there, {len(failed)} failed'
           + (f': {", ".join(failed)}' if failed else '') +
           f' (under {osp.abspath(args.out_dir)})', file=sys.stderr)
     # Per process: torchrun's own status is 1 when any process's is.

@@ -18,9 +18,10 @@ import sys
 import time
 from typing import Optional, Sequence
 
-from mmxclip.apis import init_xclip
+from mmxclip.apis import NO_TEXT, init_xclip
 from mmxclip.cli import (add_video_args, exit_on_bad_input, positive_int,
                          video_list)
+from mmxclip.engine import WorkDirBusyError
 from mmxclip.retrieval import VideoIndex, index_model, search
 
 
@@ -51,7 +52,7 @@ def parse_args(argv: Optional[Sequence[str]] = None):
 
 
 def run_index(args: argparse.Namespace, videos: Sequence[str]) -> int:
-    model = init_xclip(args.checkpoint, ['a video'], args.device,
+    model = init_xclip(args.checkpoint, NO_TEXT, args.device,
                        args.num_clips, args.num_crops, args.num_frames)
     try:
         index = VideoIndex(args.index)
@@ -62,7 +63,11 @@ def run_index(args: argparse.Namespace, videos: Sequence[str]) -> int:
                  num_crops=args.num_crops), args.dtype)
     before = len(index)
     start = time.perf_counter()
-    failed = index.add(model, videos, args.batch_size, args.shard_size)
+    try:
+        failed = index.add(model, videos, args.batch_size, args.shard_size)
+    except WorkDirBusyError as err:
+        print(f'error: {err}', file=sys.stderr)
+        return 1
     seconds = time.perf_counter() - start
     added = len(index) - before
     print(f'\n{added} added, {len(videos) - added - len(failed)} already '

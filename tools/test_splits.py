@@ -28,8 +28,9 @@ from mmengine.config import Config
 from mmengine.logging import print_log
 
 import mmxclip  # noqa: F401  (stack fixes and registries first)
-from mmxclip.cli import (add_common_args, build_runner, finish_config,
-                         parse_args)
+from mmxclip.cli import (add_common_args, build_runner, check_output_file,
+                         finish_config, parse_args)
+from mmxclip.engine.atomic_io import atomic_write
 
 Metrics = Dict[str, float]
 
@@ -42,7 +43,10 @@ def get_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--checkpoint', required=True, help='checkpoint file')
     parser.add_argument('--out', help='write the results to this JSON file')
     add_common_args(parser)
-    return parse_args(parser, argv)
+    args = parse_args(parser, argv)
+    if args.out:
+        check_output_file(parser, args.out, '--out', 'JSON')
+    return args
 
 
 def test_split(config: str, args: argparse.Namespace) -> Metrics:
@@ -108,9 +112,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     summary = summarize(results) if results and not errors else None
     print(format_table(results, errors, summary))
     if args.out:
-        with open(args.out, 'w', encoding='utf-8') as f:
-            json.dump(dict(checkpoint=args.checkpoint, splits=results,
-                           errors=errors, summary=summary), f, indent=2)
+        atomic_write(json.dumps(dict(
+            checkpoint=args.checkpoint, splits=results, errors=errors,
+            summary=summary), indent=2).encode(), args.out)
     return 1 if errors else 0
 
 

@@ -68,6 +68,10 @@ def read_header(path: str) -> Dict[str, Any]:
     except (KeyError, ValueError) as err:
         raise ValueError(f'{path}: header has no readable model '
                          'identity') from err
+    if not isinstance(meta['model'], dict):
+        raise ValueError(f'{path}: header model is '
+                         f'{json.dumps(meta["model"])[:80]}, expected the '
+                         'model identity (a JSON object)')
     check_model_record(meta['model'], f"{path}: header['model']")
     return meta
 

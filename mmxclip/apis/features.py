@@ -18,6 +18,10 @@ from ..datasets import BrokenVideoError
 from .pipeline import inference_pipeline, load_video
 
 Video = Union[str, Dict[str, Any]]
+# The class set of a model built for its video side only (features, an
+# index): no tool that scores no text may need class names, and the names'
+# tokens are no part of the state dict, so they change no fingerprint.
+NO_TEXT = ('a video', )
 
 
 class VideoFeatures(NamedTuple):

@@ -82,25 +82,43 @@ def partial_path(dst: str) -> str:
     return f'{stem}.partial{ext}'
 
 
-def find_videos(in_dir: str, exts: Sequence[str] = VIDEO_EXTS
+def find_videos(in_dir: str, exts: Sequence[str] = VIDEO_EXTS,
+                exclude: Optional[str] = None
                 ) -> Tuple[List[str], List[str]]:
     """Videos under ``in_dir`` (relative paths, sorted) and the other files.
+
+    Linked folders are followed; a folder reached again (a link loop, or a
+    second link to it) is walked once and listed among the other files as
+    ``PATH/ (a link to ...)``, never dropped without a word.
 
     Args:
         in_dir: Dataset folder.
         exts: Video file extensions (lower case, with the dot).
+        exclude: A folder not to read (the output folder, when it is inside
+            ``in_dir``: its videos are outputs, not sources).
 
     Returns:
         tuple: (videos, other files), both relative to ``in_dir``.
     """
     videos, others = [], []
-    for root, dirs, files in os.walk(in_dir):
-        dirs.sort()
+    skip = osp.realpath(exclude) if exclude else None
+    walked = {osp.realpath(in_dir)}
+    for root, dirs, files in os.walk(in_dir, followlinks=True):
+        kept = []
+        for name in sorted(dirs):
+            target = osp.realpath(osp.join(root, name))
+            if target == skip:
+                continue
+            if target in walked:
+                others.append(osp.relpath(osp.join(root, name), in_dir) +
+                              f'/ (a link to {target}, read once)')
+                continue
+            walked.add(target)
+            kept.append(name)
+        dirs[:] = kept
         for name in sorted(files):
             rel = osp.relpath(osp.join(root, name), in_dir)
-            stem, ext = osp.splitext(name)
-            if stem.endswith('.partial'):
-                continue  # an interrupted output, if IN_DIR == OUT_DIR's
+            ext = osp.splitext(name)[1]
             (videos if ext.lower() in exts else others).append(rel)
     return videos, others
 
@@ -200,6 +218,8 @@ def prepare_video(in_dir: str, out_dir: str, rel: str, short_side: int = 256,
     try:
         frames, size = reencode(src, tmp, short_side, gop, crf, preset,
                                 threads)
+        with open(tmp, 'rb') as f:  # on disk before it takes the name
+            os.fsync(f.fileno())
         os.replace(tmp, dst)
     except Exception as err:  # any decoder / muxer error: report, go on
         if osp.exists(tmp):
@@ -245,9 +265,21 @@ def prepare_videos(in_dir: str, out_dir: str, videos: Sequence[str],
                          'sources are read while the outputs are written')
     if workers < 1:
         raise ValueError(f'--workers must be >= 1, got {workers}')
-    if workers > 1:
+    # A source named like another's temporary output (x.partial.mp4 beside
+    # x.mp4) would be taken for that output, or clobber it.
+    temporary = {partial_path(v): v for v in videos}
+    clashes = {v: PrepareResult(
+        v, 'failed', f'its output name is the temporary name of the output '
+        f'of {temporary[v]}; rename it') for v in videos if v in temporary}
+    todo = [v for v in videos if v not in clashes]
+    task = _Task(in_dir, out_dir, **options)
+    if not todo:
+        done = []
+    elif workers > 1:
         # One thread per worker: the workers are the parallelism.
-        options.setdefault('threads', 1)
-        return track_parallel_progress(_Task(in_dir, out_dir, **options),
-                                       list(videos), workers)
-    return track_progress(_Task(in_dir, out_dir, **options), list(videos))
+        task.options.setdefault('threads', 1)
+        done = track_parallel_progress(task, todo, workers)
+    else:
+        done = track_progress(task, todo)
+    results = dict(zip(todo, done), **clashes)
+    return [results[v] for v in videos]

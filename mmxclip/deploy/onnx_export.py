@@ -19,6 +19,7 @@ from typing import Any, Dict, Tuple
 import torch
 from torch import Tensor, nn
 
+from ..engine.atomic_io import atomic_write
 from ..weights import ModelConfigError, check_pipeline
 
 # What :func:`onnx_metadata` writes.
@@ -135,7 +136,8 @@ def export_onnx(model: nn.Module, path: str, num_views: int = 1) -> Dict[
     """Export :class:`FixedClassXCLIP` of ``model`` to ``path``.
 
     torch.onnx's dynamo exporter, batch and views dynamic, the weights
-    inside the file; :func:`onnx_metadata` in its metadata.
+    inside the file; :func:`onnx_metadata` in its metadata. The file is
+    written once, atomically (:func:`mmxclip.engine.atomic_io.atomic_write`).
 
     Args:
         model: An :class:`XCLIPRecognizer` with ``cfg`` (:func:`init_xclip`)
@@ -146,21 +148,22 @@ def export_onnx(model: nn.Module, path: str, num_views: int = 1) -> Dict[
     Returns:
         dict: The metadata written.
     """
-    import onnx
     module = FixedClassXCLIP(model.eval()).eval()
     size = model.backbone.input_resolution
     example = torch.randint(0, 256, (2, num_views, model.neck.num_frames,
                                      size, size, 3), dtype=torch.uint8)
     batch, views = torch.export.Dim('batch'), torch.export.Dim('views')
     with torch.no_grad():
-        torch.onnx.export(
-            module, (example, ), path, dynamo=True, external_data=False,
-            input_names=['clips'], output_names=['scores', 'logits'],
+        program = torch.onnx.export(
+            module, (example, ), dynamo=True, input_names=['clips'],
+            output_names=['scores', 'logits'],
             dynamic_shapes={'clips': {0: batch, 1: views}})
-    proto = onnx.load(path)
+    proto = program.model_proto
     meta = onnx_metadata(model)
     for key, value in meta.items():
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, value
-    onnx.save(proto, path)
+    # Written once, graph and metadata together: a kill leaves the old
+    # file or the new one, never a graph without its class names.
+    atomic_write(proto.SerializeToString(), path)
     return meta

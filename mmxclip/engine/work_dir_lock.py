@@ -33,10 +33,12 @@ class WorkDirLock:
 
     Args:
         work_dir: The directory (created if missing).
+        option: The command-line option that names it, for the refusal.
     """
 
-    def __init__(self, work_dir: str) -> None:
+    def __init__(self, work_dir: str, option: str = '--work-dir') -> None:
         self.work_dir = osp.abspath(work_dir)
+        self.option = option
         self.path = osp.join(self.work_dir, LOCK_NAME)
         self._fd: Optional[int] = None
         self.pid: Optional[int] = None
@@ -86,7 +88,7 @@ class WorkDirLock:
             raise WorkDirBusyError(
                 f'{self.work_dir} is in use by another run: '
                 f'{self.describe(self._recorded())} holds {self.path}. Wait '
-                'for it to finish, or pass another --work-dir') from None
+                f'for it to finish, or pass another {self.option}') from None
         except OSError as err:  # a filesystem without locks
             os.close(fd)
             return (f'{self.path}: cannot lock on this filesystem ({err}); '
@@ -107,6 +109,13 @@ class WorkDirLock:
                 f'{self.describe(previous)}, which ended without releasing '
                 'it (crash or kill)' +
                 ('; a restart of the same torchrun job' if same_job else ''))
+
+    @property
+    def held(self) -> bool:
+        """Whether this process holds the OS lock on the work directory
+        (False on a filesystem without locks)."""
+        held = _HELD.get(self.path)
+        return held is not None and held.pid == os.getpid()
 
     def release(self) -> None:
         """Empty the lock file and unlock it (the file stays: deleting it

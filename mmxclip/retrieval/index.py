@@ -28,9 +28,11 @@ import os
 import os.path as osp
 import re
 import shutil
-from typing import Any, Dict, List, Optional, Sequence, TextIO
+import sys
+from typing import Any, Dict, List, Optional, Sequence, TextIO, Tuple
 
 import numpy as np
+import torch
 from mmengine.logging import MMLogger
 from torch import nn
 
@@ -46,6 +48,63 @@ TMP = re.compile(r'\.shard-\d{6}\.tmp-\d+')
 DTYPES = ('float16', 'float32')
 
 
+# What index.json's model record holds (VideoIndex.model), and its types.
+MODEL_KEYS = dict(fingerprint=str, test_pipeline=list, checkpoint=str,
+                  num_frames=(int, type(None)), num_clips=int, num_crops=int)
+
+
+def _positive_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and \
+        value > 0
+
+
+def _check_info(info: Any, path: str) -> None:
+    """Refuse an ``index.json`` whose fields are missing or of the wrong
+    kind, naming the file and the field.
+
+    Raises:
+        ValueError: The first field that is wrong.
+    """
+    if not isinstance(info, dict) or info.get('format') != FORMAT or \
+            info.get('version') != VERSION:
+        raise ValueError(f'{path}: not a {FORMAT} version {VERSION} '
+                         'index.json')
+    if info.get('visual_dtype') not in DTYPES:
+        raise ValueError(f'{path}: visual_dtype must be one of {DTYPES}')
+    if not _positive_int(info.get('embed_dim')):
+        raise ValueError(f'{path}: embed_dim must be a positive integer, '
+                         f'got {info.get("embed_dim")!r}')
+    model = info.get('model')
+    if not isinstance(model, dict):
+        raise ValueError(f'{path}: model must be the record of the model '
+                         f'that made the index, got {model!r}')
+    for key, kind in MODEL_KEYS.items():
+        if not isinstance(model.get(key), kind):
+            raise ValueError(f'{path}: model.{key} missing or not '
+                             f'{getattr(kind, "__name__", "int or null")}')
+    check_model_record(model, f'{path}: model', rebuild=True)
+    shards = info.get('shards')
+    if not isinstance(shards, list):
+        raise ValueError(f'{path}: shards must be a list')
+    for key in ('num_views', 'num_tokens'):
+        if not (_positive_int(info.get(key)) or
+                info.get(key) is None and not shards):
+            raise ValueError(f'{path}: {key} must be a positive integer, '
+                             f'got {info.get(key)!r}')
+    seen = set()
+    for shard in shards:
+        name = shard.get('name') if isinstance(shard, dict) else None
+        if not isinstance(name, str) or not SHARD.fullmatch(name):
+            raise ValueError(f'{path}: shard name {name!r} is not '
+                             "'shard-' and 6 digits")
+        if name in seen:
+            raise ValueError(f'{path}: {name} is listed twice')
+        seen.add(name)
+        if not _positive_int(shard.get('count')):
+            raise ValueError(f'{path}: {name} count must be a positive '
+                             f'integer, got {shard.get("count")!r}')
+
+
 class VideoIndex:
     """An index folder, opened (its shards memory-mapped).
 
@@ -59,41 +118,48 @@ class VideoIndex:
 
     def __init__(self, root: str) -> None:
         self.root = osp.abspath(root)
-        path = osp.join(self.root, 'index.json')
-        if not osp.isfile(path):
+        if not osp.isfile(osp.join(self.root, 'index.json')):
             raise FileNotFoundError(f'{root}: no index.json; not an index '
                                     '(make one with search_videos.py index)')
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Re-read ``index.json`` and open the shards it lists now (what
+        another process or another :class:`VideoIndex` added since is
+        seen; until then this one keeps its consistent older view)."""
+        path = osp.join(self.root, 'index.json')
         with open(path, encoding='utf-8') as f:
             try:
-                self.info = json.load(f)
+                info = json.load(f)
             except ValueError as err:
                 raise ValueError(f'{path}: not JSON ({err})') from err
-        info = self.info
-        if not isinstance(info, dict) or info.get('format') != FORMAT or \
-                info.get('version') != VERSION:
-            raise ValueError(f'{path}: not a {FORMAT} version {VERSION} '
-                             'index.json')
-        if info.get('visual_dtype') not in DTYPES:
-            raise ValueError(f'{path}: visual_dtype must be one of {DTYPES}')
-        check_model_record(info.get('model'), f'{path}: model', rebuild=True)
-        self.visual, self.video, self.paths = [], [], []
-        for shard in info.get('shards', []):
-            self._open_shard(shard)
+        _check_info(info, path)
+        video, visual, paths, where = [], [], [], {}
+        for shard in info['shards']:
+            arrays = self._open_shard(info, shard)
+            for p in arrays[2]:
+                if p in where:
+                    raise ValueError(f'{path}: {p} is in {where[p]} and in '
+                                     f'{shard["name"]}; a video is indexed '
+                                     'once')
+                where[p] = shard['name']
+            video.append(arrays[0])
+            visual.append(arrays[1])
+            paths += arrays[2]
+        self.info, self.video, self.visual, self.paths = (info, video,
+                                                          visual, paths)
 
-    def _open_shard(self, shard: Dict[str, Any]) -> None:
-        """Memory-map one committed shard, checking names and shapes."""
-        name = shard.get('name') if isinstance(shard, dict) else None
-        if not isinstance(name, str) or not SHARD.fullmatch(name):
-            raise ValueError(f'{self.root}/index.json: shard name {name!r} '
-                             "is not 'shard-' and 6 digits")
-        folder = osp.join(self.root, name)
-        v, n, e = (self.info[k] for k in ('num_views', 'num_tokens',
-                                          'embed_dim'))
-        count = shard.get('count')
+    def _open_shard(self, info: Dict[str, Any], shard: Dict[str, Any]
+                    ) -> Tuple[np.ndarray, np.ndarray, List[str]]:
+        """One committed shard, memory-mapped, names and shapes checked:
+        (video, visual, paths)."""
+        folder = osp.join(self.root, shard['name'])
+        v, n, e = (info[k] for k in ('num_views', 'num_tokens', 'embed_dim'))
+        count = shard['count']
         arrays = {}
         for key, shape, dtype in (
                 ('video', (count, v, e), 'float32'),
-                ('visual', (count, v, n, e), self.info['visual_dtype'])):
+                ('visual', (count, v, n, e), info['visual_dtype'])):
             path = osp.join(folder, f'{key}.npy')
             try:
                 arrays[key] = np.load(path, mmap_mode='r', allow_pickle=False)
@@ -112,9 +178,7 @@ class VideoIndex:
         if not isinstance(paths, list) or len(paths) != count or \
                 not all(isinstance(p, str) for p in paths):
             raise ValueError(f'{path}: expected a list of {count} paths')
-        self.video.append(arrays['video'])
-        self.visual.append(arrays['visual'])
-        self.paths += paths
+        return arrays['video'], arrays['visual'], paths
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -191,12 +255,17 @@ class VideoIndex:
             list[str]: The videos that could not be read (not added).
         """
         self.check_model(model)
-        lock = WorkDirLock(self.root)
+        lock = WorkDirLock(self.root, '--index')
         warning = lock.acquire()
         if warning:
             MMLogger.get_current_instance().warning(warning)
+        failed: List[str] = []
         try:
-            self._clean()
+            # What another process or VideoIndex added since this one was
+            # opened: work from index.json as it is under the lock.
+            self.refresh()
+            if lock.held:
+                self._clean()
             known, todo = set(self.paths), []
             for video in videos:  # new ones, each once
                 if osp.abspath(video) not in known:
@@ -205,12 +274,17 @@ class VideoIndex:
             pending: List[tuple] = []
 
             def done(video: str, feats: VideoFeatures) -> None:
+                if not all(torch.isfinite(x).all() for x in feats[:4]):
+                    failed.append(video)
+                    print(f'\nfailed: {video!r}: its features hold NaN or '
+                          'inf; not added', file=file or sys.stderr)
+                    return
                 pending.append((osp.abspath(video), feats))
                 if len(pending) == shard_size:
                     self._commit(pending)
                     pending.clear()
 
-            failed = run_videos(model, todo, done, batch_size, file=file)
+            failed += run_videos(model, todo, done, batch_size, file=file)
             if pending:
                 self._commit(pending)
         finally:
@@ -219,7 +293,9 @@ class VideoIndex:
 
     def _clean(self) -> None:
         """Remove what a stopped run left: temporary shard folders and
-        shards ``index.json`` does not list (the lock is held)."""
+        shards ``index.json`` does not list. Only under the OS lock, after
+        :meth:`refresh`: every writer holds the lock, so these are a dead
+        writer's, never a live one's."""
         listed = {shard['name'] for shard in self.info['shards']}
         for entry in os.listdir(self.root):
             stray = (TMP.fullmatch(entry) or SHARD.fullmatch(entry)
@@ -228,23 +304,32 @@ class VideoIndex:
                 shutil.rmtree(osp.join(self.root, entry))
 
     def _commit(self, items: List[tuple]) -> None:
-        """Write a shard, then list it in ``index.json``."""
-        name = f'shard-{len(self.info["shards"]):06d}'
+        """Write a shard under a name no folder has, then list it in
+        ``index.json``."""
+        numbers = [int(entry[6:]) for entry in os.listdir(self.root)
+                   if SHARD.fullmatch(entry)]
+        numbers += [int(shard['name'][6:]) for shard in self.info['shards']]
+        name = f'shard-{max(numbers, default=-1) + 1:06d}'
         final = osp.join(self.root, name)
         tmp = osp.join(self.root, f'.{name}.tmp-{os.getpid()}')
         os.makedirs(tmp)
-        video = np.stack([f.view_embeddings.float().numpy()
-                          for _, f in items])
-        visual = np.stack([f.visual_tokens.numpy() for _, f in items])
-        np.save(osp.join(tmp, 'video.npy'), video.astype(np.float32))
-        np.save(osp.join(tmp, 'visual.npy'),
-                visual.astype(self.info['visual_dtype']))
-        with open(osp.join(tmp, 'paths.json'), 'w', encoding='utf-8') as f:
-            json.dump([p for p, _ in items], f)
-        for entry in os.listdir(tmp):
-            with open(osp.join(tmp, entry), 'rb') as f:
-                os.fsync(f.fileno())
-        os.rename(tmp, final)
+        try:
+            video = np.stack([f.view_embeddings.float().numpy()
+                              for _, f in items])
+            visual = np.stack([f.visual_tokens.numpy() for _, f in items])
+            np.save(osp.join(tmp, 'video.npy'), video.astype(np.float32))
+            np.save(osp.join(tmp, 'visual.npy'),
+                    visual.astype(self.info['visual_dtype']))
+            with open(osp.join(tmp, 'paths.json'), 'w',
+                      encoding='utf-8') as f:
+                json.dump([p for p, _ in items], f)
+            for entry in os.listdir(tmp):
+                with open(osp.join(tmp, entry), 'rb') as f:
+                    os.fsync(f.fileno())
+            os.rename(tmp, final)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)  # this writer's own
+            raise
         info = dict(self.info,
                     shards=[*self.info['shards'],
                             dict(name=name, count=len(items))])
@@ -252,5 +337,8 @@ class VideoIndex:
             info.update(num_views=visual.shape[1], num_tokens=visual.shape[2])
         atomic_write(json.dumps(info, indent=1).encode(),
                      osp.join(self.root, 'index.json'))
+        video, visual, paths = self._open_shard(info, info['shards'][-1])
         self.info = info
-        self._open_shard(info['shards'][-1])
+        self.video.append(video)
+        self.visual.append(visual)
+        self.paths += paths

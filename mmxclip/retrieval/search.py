@@ -18,8 +18,10 @@ from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
+from mmengine.logging import MMLogger
 from torch import nn
 
+from ..apis.features import NO_TEXT
 from ..apis.inference import init_xclip
 from .index import VideoIndex
 
@@ -44,7 +46,7 @@ def index_model(index: VideoIndex,
         raise FileNotFoundError(
             f'{index.root} was made with {checkpoint}, which is not there; '
             'pass its new path (--checkpoint)')
-    return init_xclip(checkpoint, ['a video'], device, made['num_clips'],
+    return init_xclip(checkpoint, NO_TEXT, device, made['num_clips'],
                       made['num_crops'], made['num_frames'])
 
 
@@ -90,11 +92,21 @@ def search(model: nn.Module,
            chunk: int = 1024) -> List[Tuple[str, float]]:
     """The ``topk`` videos for ``text``, best first.
 
+    A video scoring NaN or inf (damaged features) is left out of the
+    ranking and named in a warning, never ranked in silence.
+
     Returns:
         list[tuple[str, float]]: (video path, score) pairs.
     """
     if topk < 1:
         raise ValueError(f'topk must be >= 1, got {topk}')
     scores = score_videos(model, index, [text], chunk)[:, 0]
-    order = np.argsort(-scores, kind='stable')[:topk]
+    bad = np.flatnonzero(~np.isfinite(scores))
+    if len(bad):
+        MMLogger.get_current_instance().warning(
+            f'{index.root}: {len(bad)} videos score NaN or inf (their stored '
+            'features are damaged; re-index them), not ranked: '
+            + ', '.join(index.paths[i] for i in bad))
+    order = np.argsort(-scores, kind='stable')
+    order = order[np.isfinite(scores[order])][:topk]
     return [(index.paths[i], float(scores[i])) for i in order]

@@ -12,7 +12,11 @@ scale configs (configs/scale/):
   with parameter names and shapes, and ``*_optim_states.pt`` per rank
   holding that rank's partition of the fp32 master weights.
 
-:func:`read_sharded_checkpoint` assembles the full tensors. Every file is
+:func:`read_sharded_checkpoint` assembles the full tensors, each element
+from exactly one shard (an overlap, a gap or an offset outside the tensor
+is an error naming the file). A ``torch.distributed.checkpoint`` folder
+(``*.distcp``) is refused with the command that converts it: which tensor
+its files hold is written only in its ``.metadata``, a pickle. Every file is
 read with ``torch.load(weights_only=True)``. Torch would rebuild a pickled
 ``ShardedTensor`` only inside a process group of the saving world size, and
 DeepSpeed's own reader (``deepspeed.utils.zero_to_fp32``) unpickles with
@@ -45,6 +49,7 @@ DEEPSPEED_TYPES = ('deepspeed.runtime.fp16.loss_scaler.LossScaler',
                    'deepspeed.utils.tensor_fragment.fragment_address')
 _DS_MODEL = re.compile(r'(zero_pp_rank_\d+_)?mp_rank_00_model_states\.pt$')
 _DS_RANK_MODEL = re.compile(r'zero_pp_rank_(\d+)_mp_rank_00_model_states\.pt$')
+_DCP_METADATA = '.metadata'  # torch.distributed.checkpoint's index
 _DS_OPTIM = re.compile(
     r'(?:bf16_)?zero_pp_rank_(\d+)_mp_rank_00_optim_states\.pt$')
 
@@ -95,11 +100,19 @@ def _load(path: str) -> Any:
 
 
 def is_sharded_checkpoint(path: str) -> bool:
-    """Whether ``path`` is a folder FSDP or DeepSpeed checkpointing wrote."""
+    """Whether ``path`` is a folder FSDP, DeepSpeed or
+    ``torch.distributed.checkpoint`` wrote."""
     return osp.isdir(path) and bool(
         glob.glob(osp.join(path, 'rank*.pth'))
+        or _is_dcp(path)
         or any(_DS_MODEL.match(osp.basename(f))
                for f in glob.glob(osp.join(path, '*.pt'))))
+
+
+def _is_dcp(folder: str) -> bool:
+    """Whether ``torch.distributed.checkpoint`` wrote ``folder``."""
+    return bool(glob.glob(osp.join(folder, '*.distcp'))
+                or osp.isfile(osp.join(folder, _DCP_METADATA)))
 
 
 def read_sharded_checkpoint(folder: str) -> Tuple[StateDict, Dict]:
@@ -114,9 +127,18 @@ def read_sharded_checkpoint(folder: str) -> Tuple[StateDict, Dict]:
 
     Raises:
         ValueError: A missing or unreadable rank, shards that do not cover
-            a tensor, or a layout this reader does not know; the message
-            names the file.
+            a tensor exactly once, a ``torch.distributed.checkpoint``
+            folder (refused: its index is a pickle), or a layout this
+            reader does not know; the message names the file.
     """
+    if _is_dcp(folder):
+        raise ValueError(
+            f'{folder}: a torch.distributed.checkpoint folder (*.distcp, '
+            f'{_DCP_METADATA}); its {_DCP_METADATA} is a pickle, which '
+            'mmxclip never unpickles. If you trust who wrote it, convert it '
+            'in an environment you trust with torch\'s own reader: python '
+            '-m torch.distributed.checkpoint.format_utils dcp_to_torch '
+            f'{folder} model.pth, then pass model.pth')
     if glob.glob(osp.join(folder, 'rank*.pth')):
         return _read_fsdp(folder)
     if is_sharded_checkpoint(folder):
@@ -129,6 +151,9 @@ def _rank_files(folder: str, pattern: re.Pattern, kind: str) -> List[str]:
     """Files of ranks 0..N-1, in rank order; a gap is an error."""
     found = {int(m.group(1)): f for f in glob.glob(osp.join(folder, '*'))
              if (m := pattern.match(osp.basename(f)))}
+    if not found:
+        raise ValueError(f'{folder}: no {kind} files in it; the checkpoint '
+                         'is incomplete (copy every file the save wrote)')
     missing = sorted(set(range(max(found) + 1)) - set(found))
     if missing:
         raise ValueError(f'{folder}: {kind} of rank(s) {missing} missing '
@@ -159,28 +184,52 @@ def _read_fsdp(folder: str) -> Tuple[StateDict, Dict]:
         for f, rank in zip(files, ranks):
             if key not in rank:
                 raise ValueError(f'{f}: no {key!r}, which rank 0 has')
-            shards += rank[key].shards
-        full[key] = _assemble(key, tuple(value.metadata.size), shards, folder)
+            shards += [(f, shard) for shard in rank[key].shards]
+        full[key] = _assemble(key, tuple(value.metadata.size), shards)
     return full, _load(files[0]).get('meta', {})
 
 
-def _assemble(key: str, size: tuple, shards: list, folder: str) -> Tensor:
-    """Place each shard's tensor at its offsets; all elements covered."""
-    out = torch.empty(size, dtype=shards[0].tensor.dtype)
-    covered = 0
-    for shard in shards:
-        offsets = shard.metadata.shard_offsets
-        sizes = shard.metadata.shard_sizes
-        if list(shard.tensor.shape) != list(sizes):
-            raise ValueError(f'{folder}: {key!r} shard of shape '
+def _assemble(key: str, size: tuple, shards: List[Tuple[str, Any]]) -> Tensor:
+    """Place each shard's tensor at its offsets, every element exactly once.
+
+    Args:
+        key: The tensor's name.
+        size: Its full shape.
+        shards: ``(rank file, shard)`` pairs.
+
+    Raises:
+        ValueError: A shard outside the tensor, two shards overlapping, or
+            elements no shard holds; the file and the tensor named.
+    """
+    out = torch.empty(size, dtype=shards[0][1].tensor.dtype)
+    owner = torch.full(size, -1, dtype=torch.int32)  # which shard wrote it
+    for i, (path, shard) in enumerate(shards):
+        offsets = list(shard.metadata.shard_offsets)
+        sizes = list(shard.metadata.shard_sizes)
+        if list(shard.tensor.shape) != sizes:
+            raise ValueError(f'{path}: {key!r} shard of shape '
                              f'{tuple(shard.tensor.shape)}, metadata says '
                              f'{tuple(sizes)}')
-        out[tuple(slice(o, o + s) for o, s in zip(offsets, sizes))] = \
-            shard.tensor
-        covered += shard.tensor.numel()
-    if covered != out.numel():
-        raise ValueError(f'{folder}: the shards of {key!r} hold {covered} of '
-                         f'its {out.numel()} elements')
+        if len(offsets) != len(size) or any(
+                o < 0 or o + s > n for o, s, n in zip(offsets, sizes, size)):
+            raise ValueError(f'{path}: {key!r} shard at offsets {offsets} '
+                             f'of shape {tuple(sizes)} lies outside the '
+                             f'tensor of shape {size}')
+        where = tuple(slice(o, o + s) for o, s in zip(offsets, sizes))
+        taken = owner[where][owner[where] >= 0]
+        if taken.numel():
+            other = shards[int(taken[0])]
+            raise ValueError(
+                f'{path}: {key!r} shard at offsets {offsets} overlaps the '
+                f'one at {list(other[1].metadata.shard_offsets)} of '
+                f'{other[0]}; the files do not belong together')
+        out[where] = shard.tensor
+        owner[where] = i
+    missing = int((owner < 0).sum())
+    if missing:
+        raise ValueError(f'{osp.dirname(shards[0][0])}: the shards of '
+                         f'{key!r} leave {missing} of its {out.numel()} '
+                         'elements uncovered')
     return out
 
 
@@ -190,8 +239,10 @@ def _read_deepspeed(folder: str) -> Tuple[StateDict, Dict]:
     models = ([single] if osp.isfile(single) else
               _rank_files(folder, _DS_RANK_MODEL, '*_model_states.pt'))
     model = _load(models[0])
-    optims = [_load(f)['optimizer_state_dict']
-              for f in _rank_files(folder, _DS_OPTIM, '*_optim_states.pt')]
+    # The trained fp32 weights are the optimizer's master copy: without
+    # those files there are none (the model files may hold only shapes).
+    optims = [_load(f)['optimizer_state_dict'] for f in _rank_files(
+        folder, _DS_OPTIM, '*_optim_states.pt (the fp32 weights)')]
     stage = int(optims[0]['zero_stage'])
     world = optims[0]['partition_count']
     world = max(world) if isinstance(world, list) else world

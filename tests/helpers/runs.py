@@ -1,5 +1,6 @@
 """Runs of the tools and of training for the tests: configs pointed at a
 generated toy dataset, tools run as a user runs them, logs captured."""
+import contextlib
 import json
 import logging
 import os
@@ -7,7 +8,7 @@ import os.path as osp
 import socket
 import subprocess
 import sys
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, Iterator, List, Optional, Sequence
 
 import numpy as np
 
@@ -144,3 +145,20 @@ def launch(script: str, cfg_path: str, nproc: int,
 __all__ = ['ROOT', 'PYTHON', 'LoggedMessages', 'free_port', 'launch',
            'lockstep_toy_config', 'loss_curve', 'make_toy_dataset',
            'random_video', 'run_tool', 'toy_config', 'write_video']
+
+
+@contextlib.contextmanager
+def lock_held_elsewhere(folder: str) -> Iterator[None]:
+    """Another live process holds ``folder``'s ``.mmxclip.lock`` (the OS
+    lock) for the duration of the block."""
+    holder = subprocess.Popen(
+        [PYTHON, '-c', 'import fcntl, os, sys, time; '
+         f'fd = os.open({osp.join(folder, ".mmxclip.lock")!r}, os.O_RDWR | '
+         'os.O_CREAT); fcntl.flock(fd, fcntl.LOCK_EX); print(1, flush=True);'
+         ' time.sleep(60)'], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == '1'
+        yield
+    finally:
+        holder.kill()
+        holder.wait()

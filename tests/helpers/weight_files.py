@@ -1,6 +1,7 @@
 """Small weight files in every real format, and videos, made in tests."""
 import copy
 import functools
+import os
 import os.path as osp
 
 import cv2
@@ -189,3 +190,52 @@ def converted_tiny_xclip(hf_model, folder: str, class_names, *extra) -> str:
         ['--src-format', 'hf', osp.join(folder, 'hf'), out,
          '--class-names', names, *extra])
     return out
+
+
+def save_fsdp_ranks(folder: str, tensors, world: int = 2,
+                    offsets=None) -> str:
+    """``rank{r}.pth`` as FSDP's ``SHARDED_STATE_DICT`` writes them: each
+    tensor of ``tensors`` a real ``ShardedTensor`` of its rows split over
+    ``world`` ranks (made in this process with torch's fake process group).
+
+    Args:
+        folder: Where the files go (created).
+        tensors: Name -> full tensor.
+        world: Ranks.
+        offsets: ``{(name, rank): [row, col, ...]}``, a shard's recorded
+            offsets replaced after it was made (a damaged save).
+
+    Returns:
+        str: ``folder``.
+    """
+    import torch.distributed as dist
+    from torch.distributed._shard.sharded_tensor import (Shard, ShardedTensor,
+                                                         ShardMetadata)
+    from torch.distributed._shard.sharded_tensor.metadata import (
+        ShardedTensorMetadata, TensorProperties)
+    from torch.testing._internal.distributed.fake_pg import FakeStore
+    os.makedirs(folder, exist_ok=True)
+    offsets = offsets or {}
+    make = ShardedTensor._init_from_local_shards_and_global_metadata
+    for rank in range(world):
+        dist.init_process_group('fake', rank=rank, world_size=world,
+                                store=FakeStore())
+        state = {}
+        for name, full in tensors.items():
+            rows = [len(c) for c in full.chunk(world)]
+            starts = [sum(rows[:r]) for r in range(world)]
+            metas = [ShardMetadata([starts[r]] + [0] * (full.dim() - 1),
+                                   [rows[r], *full.shape[1:]],
+                                   f'rank:{r}/cpu') for r in range(world)]
+            local = full[starts[rank]:starts[rank] + rows[rank]].clone()
+            state[name] = make(
+                [Shard(local, metas[rank])], ShardedTensorMetadata(
+                    metas, full.shape,
+                    TensorProperties.create_from_tensor(full)))
+            if (name, rank) in offsets:
+                metas[rank].shard_offsets[:] = offsets[name, rank]
+        state['buffer'] = torch.ones(2)
+        torch.save(dict(state_dict=state, meta={}),
+                   osp.join(folder, f'rank{rank}.pth'))
+        dist.destroy_process_group()
+    return folder

@@ -5,13 +5,12 @@ another model and reads no executable content."""
 import json
 import os
 import os.path as osp
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import torch
 from helpers import ROOT
+from helpers.runs import lock_held_elsewhere
 from helpers.tiny_model import LABELS, save_tiny_xclip
 from helpers.weight_files import load_tool, write_video
 from mmengine.dataset import pseudo_collate
@@ -220,18 +219,9 @@ def test_a_second_indexing_process_is_refused(workspace, tmp_path):
     idx = str(tmp_path / 'idx')
     index = VideoIndex.create(idx, model, ckpt, dict(
         num_frames=None, num_clips=1, num_crops=1))
-    holder = subprocess.Popen(
-        [sys.executable, '-c', 'import fcntl, os, sys, time; '
-         f'fd = os.open({osp.join(idx, ".mmxclip.lock")!r}, os.O_RDWR | '
-         'os.O_CREAT); fcntl.flock(fd, fcntl.LOCK_EX); print(1, flush=True);'
-         ' time.sleep(60)'], stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == '1'
+    with lock_held_elsewhere(idx):
         with pytest.raises(WorkDirBusyError, match='in use by another run'):
             index.add(model, videos[:1])
-    finally:
-        holder.kill()
-        holder.wait()
 
 
 class Payload:

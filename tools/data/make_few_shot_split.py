@@ -14,6 +14,7 @@ import argparse
 from typing import Optional, Sequence
 
 from mmxclip.datasets.splits import few_shot, read_list
+from mmxclip.engine.atomic_io import atomic_write
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -29,8 +30,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     args = parse_args(argv)
     lines = few_shot(read_list(args.full_list), args.shots, args.seed,
                      args.full_list)
-    with open(args.out, 'w', encoding='utf-8') as f:
-        f.write('\n'.join(lines) + '\n')
+    atomic_write(('\n'.join(lines) + '\n').encode(), args.out)
     print(f'{args.out}: {len(lines)} videos, {args.shots} per class '
           f'(seed {args.seed})')
 

@@ -15,6 +15,7 @@ import argparse
 from typing import List, Optional, Sequence
 
 from mmxclip.datasets.splits import read_list
+from mmxclip.engine.atomic_io import atomic_write
 from mmxclip.models.heads import load_class_names
 
 
@@ -72,8 +73,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     lines = zero_shot_split(read_list(args.full_list),
                             load_class_names(args.label_map), split,
                             args.full_list)
-    with open(args.out, 'w', encoding='utf-8') as f:
-        f.write(''.join(line + '\n' for line in lines))
+    atomic_write(''.join(line + '\n' for line in lines).encode(), args.out)
     seen = {int(line.rsplit(maxsplit=1)[1]) for line in lines}
     empty = [name for i, name in enumerate(split) if i not in seen]
     print(f'{args.out}: {len(lines)} videos of {len(split) - len(empty)} / '

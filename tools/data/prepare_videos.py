@@ -12,11 +12,14 @@ Point ``data_prefix`` at OUT_DIR; the annotation lists stay as they are.
 What is kept and what changes: :mod:`mmxclip.datasets.prepare`.
 
 Run it again to resume: finished videos are skipped (each is written under
-``NAME.partial.EXT`` and renamed when complete). Videos that cannot be read
-are listed by path at the end and skipped; the exit code is 1 if any
-failed, 0 otherwise.
+``NAME.partial.EXT`` and renamed when complete). Linked folders are
+read; OUT_DIR may lie inside IN_DIR (it is not read as input). Videos that
+cannot be read are listed by path at the end and skipped; the exit code is
+1 if any failed, 0 otherwise.
 """
 import argparse
+import os
+import os.path as osp
 import sys
 from typing import Optional, Sequence
 
@@ -51,7 +54,12 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Re-encode as the command line says; the exit code (0 or 1)."""
     args = parse_args(argv)
-    videos, others = find_videos(args.in_dir)
+    videos, others = find_videos(args.in_dir, exclude=args.out_dir)
+    inside = osp.relpath(osp.realpath(args.out_dir),
+                         osp.realpath(args.in_dir))
+    if not inside.startswith(os.pardir) and inside != os.curdir:
+        print(f'OUT_DIR is inside IN_DIR: {inside}/ is not read as input',
+              file=sys.stderr)
     if not videos:
         print(f'no videos under {args.in_dir}', file=sys.stderr)
         return 1
@@ -70,7 +78,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
           + (f' ({after / before:.1%})' if before else ''))
     if others:
         print(f'{len(others)} other files not copied (not videos), e.g. '
-              f'{others[0]}')
+              + ', '.join(others[:5]))
     for r in count['failed']:
         print(f'FAILED {r.path}: {r.reason}', file=sys.stderr)
     return 1 if count['failed'] else 0

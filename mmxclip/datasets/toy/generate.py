@@ -24,6 +24,7 @@ import os.path as osp
 
 import numpy as np
 
+from ...engine.atomic_io import atomic_write
 from .render import _check_decodable, render_video, write_video
 from .spec import CLASSES, make_video_spec
 
@@ -144,13 +145,13 @@ def make_toy_dataset(out_dir: str,
                           filename=rel)
             records.append(record)
         ann_file = osp.join(out_dir, f'{split}.txt')
-        with open(ann_file, 'w') as f:
-            f.writelines(f"{r['filename']} {r['label']}\n" for r in records)
+        atomic_write(''.join(f"{r['filename']} {r['label']}\n"
+                             for r in records).encode(), ann_file)
         result['ann_files'][split] = ann_file
         result['videos'][split] = records
 
-    with open(osp.join(out_dir, 'classes.txt'), 'w') as f:
-        f.writelines(f'{name}\n' for name in CLASSES)
+    atomic_write(''.join(f'{name}\n' for name in CLASSES).encode(),
+                 osp.join(out_dir, 'classes.txt'))
     # Paths in meta.json are relative to out_dir so that the file does not
     # depend on where the dataset was generated.
     meta = dict(
@@ -168,6 +169,5 @@ def make_toy_dataset(out_dir: str,
                 for r in records]
         for split, records in result['videos'].items()
     }
-    with open(osp.join(out_dir, 'meta.json'), 'w') as f:
-        json.dump(meta, f)
+    atomic_write(json.dumps(meta).encode(), osp.join(out_dir, 'meta.json'))
     return result
