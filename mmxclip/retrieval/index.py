@@ -48,11 +48,6 @@ TMP = re.compile(r'\.shard-\d{6}\.tmp-\d+')
 DTYPES = ('float16', 'float32')
 
 
-# What index.json's model record holds (VideoIndex.model), and its types.
-MODEL_KEYS = dict(fingerprint=str, test_pipeline=list, checkpoint=str,
-                  num_frames=(int, type(None)), num_clips=int, num_crops=int)
-
-
 def _positive_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and \
         value > 0
@@ -78,10 +73,6 @@ def _check_info(info: Any, path: str) -> None:
     if not isinstance(model, dict):
         raise ValueError(f'{path}: model must be the record of the model '
                          f'that made the index, got {model!r}')
-    for key, kind in MODEL_KEYS.items():
-        if not isinstance(model.get(key), kind):
-            raise ValueError(f'{path}: model.{key} missing or not '
-                             f'{getattr(kind, "__name__", "int or null")}')
     check_model_record(model, f'{path}: model', rebuild=True)
     shards = info.get('shards')
     if not isinstance(shards, list):

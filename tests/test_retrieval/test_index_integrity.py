@@ -97,7 +97,9 @@ def test_the_tool_refuses_a_second_writer_by_its_option(workspace,
     ('embed_dim', r'index.json: embed_dim must be a positive integer, got '
      'None'),
     ('model', r'index.json: model must be the record of the model'),
-    ('fingerprint', r'index.json: model.fingerprint missing or not str'),
+    ('fingerprint', r"index.json: model: \[.*\]; expected a model record "
+                    r"with exactly the keys \['architecture', 'checkpoint', "
+                    r"'fingerprint'"),
     ('twice', r'index.json: shard-000000 is listed twice'),
     ('count', r"index.json: shard-000000 count must be a positive integer, "
      "got '2'"),

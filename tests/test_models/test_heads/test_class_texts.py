@@ -33,12 +33,14 @@ def test_one_text_per_class_is_todays_scores_to_the_bit():
     assert model.cls_head.text_owner is None
     assert torch.equal(logits(model), before)
     # Some classes with several texts: the single-text classes keep their
-    # embedding bit for bit.
+    # embedding (to float32 rounding, not bit for bit: the text encoder then
+    # runs a larger batch, whose GEMM blocking may round differently).
     plain = model.cls_head.class_embeddings().clone()
     model.set_class_names(LABELS, TEXTS)
     mixed = model.cls_head.class_embeddings()
     for k, name in enumerate(LABELS):
-        assert torch.equal(mixed[k], plain[k]) == (name not in TEXTS)
+        d = (mixed[k] - plain[k]).abs().max() / plain[k].abs().max()
+        assert (d < 1e-6) == (name not in TEXTS), (name, float(d))
 
 
 def test_several_texts_are_the_mean_embedding_computed_by_hand():
