@@ -20,7 +20,6 @@ import subprocess
 import sys
 
 import pytest
-
 from helpers import ROOT
 from helpers.runs import random_video
 
