@@ -170,7 +170,7 @@ def setup_cpu_distributed(cfg: Any) -> None:
     cfg.model_wrapper_cfg = dict(
         type='MMDistributedDataParallel', device_ids=None)
     strategy = cfg.get('strategy') or {}
-    if strategy.get('type') == 'FSDPStrategy':
+    if strategy.get('type') in ('FSDPStrategy', 'XCLIPFSDPStrategy'):
         # MMEngine gives FSDP the local rank, a CUDA device index.
         strategy.setdefault('model_wrapper', {})['device_id'] = 'cpu'
 
