@@ -1,7 +1,8 @@
 """mmxclip: X-CLIP for MMAction2.
 
-Importing the package is the one place where mmxclip changes anything
-outside itself. In this order:
+Importing the package is the one place where mmxclip's library changes
+anything outside itself (the start-up hook of :mod:`_mmxclip_startup` and
+the tools' :func:`mmxclip.cli.cpu_set_device` aside). In this order:
 
 1. the stack fixes of :mod:`mmxclip.compat` (``COMPAT_APPLIED`` says which
    changed anything);
