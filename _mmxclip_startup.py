@@ -35,7 +35,7 @@ the finders do nothing until mmaction's own imports reach them:
 already did), so running from a source tree without installing works too.
 """
 # Only what every interpreter has loaded anyway: this runs at each start-up
-# (importlib.abc and typing would add ~15 ms; finders are duck-typed).
+# (importlib.abc and typing are not always loaded; finders are duck-typed).
 import sys
 from importlib.machinery import ModuleSpec
 

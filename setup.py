@@ -42,6 +42,7 @@ setup(
     name='mmxclip',
     version='0.1.0',
     description='X-CLIP video recognition for MMAction2 1.x / MMEngine',
+    license='Apache-2.0',
     long_description=open('README.md', encoding='utf-8').read(),
     long_description_content_type='text/markdown',
     python_requires='>=3.9',

@@ -1,7 +1,8 @@
 """mmxclip: X-CLIP for MMAction2.
 
-Importing the package is the one place where mmxclip changes anything
-outside itself. In this order:
+Importing the package is the one place where mmxclip's library changes
+anything outside itself (the start-up hook of :mod:`_mmxclip_startup` and
+the tools' :func:`mmxclip.cli.cpu_set_device` aside). In this order:
 
 1. the stack fixes of :mod:`mmxclip.compat` (``COMPAT_APPLIED`` says which
    changed anything);
@@ -12,9 +13,14 @@ outside itself. In this order:
    :mod:`mmxclip.weights.mmengine_schemes`, and ``clip://`` added;
 4. MMEngine's file backends: the atomic local backend
    (:mod:`mmxclip.engine.atomic_io`);
-5. MMEngine's FSDP and DeepSpeed strategies: the FSDP wrapper and wrap
-   policy registered, the FSDP optimizer-resume and DeepSpeed fixes
-   (:mod:`mmxclip.engine.fsdp`, :mod:`mmxclip.engine.deepspeed`).
+5. MMEngine's FSDP and DeepSpeed strategies: FSDP's sharded state-dict
+   configs and mmxclip's wrap policy registered (the FSDP wrapper and
+   ``XCLIPFSDPStrategy``, which mmxclip's FSDP configs name, register as
+   the models do), the DeepSpeed fixes (:mod:`mmxclip.engine.fsdp`,
+   :mod:`mmxclip.engine.deepspeed`).
+
+``docs/good_neighbour.md`` lists each of these changes with why and since
+when.
 
 ``REGISTERED`` records, for 3 to 5, whether each step changed anything.
 Subpackages only import and export.
@@ -24,8 +30,8 @@ from . import compat
 COMPAT_APPLIED = compat.apply()
 
 from . import datasets, engine  # noqa: E402,F401
-from .engine import (fix_deepspeed, fix_fsdp_optim_resume,  # noqa: E402
-                     register_atomic_local_backend, register_fsdp_modules)
+from .engine import (fix_deepspeed, register_atomic_local_backend,  # noqa
+                     register_fsdp_modules)
 from .models import *  # noqa: E402,F401,F403
 from .weights import register_clip_scheme, register_safe_loaders  # noqa: E402
 
@@ -34,7 +40,6 @@ REGISTERED = dict(
     clip_scheme=register_clip_scheme(),
     atomic_local_backend=register_atomic_local_backend(),
     fsdp_modules=register_fsdp_modules(),
-    fsdp_optim_resume=fix_fsdp_optim_resume(),
     deepspeed=fix_deepspeed(),
 )
 

@@ -147,33 +147,43 @@ def finish_config(cfg: Config, args: argparse.Namespace) -> Config:
     return cfg
 
 
-def allow_cpu_set_device() -> None:
-    """Make ``torch.cuda.set_device`` a no-op on a machine without CUDA:
-    MMEngine's ``init_dist`` calls it for every launcher."""
-    if not torch.cuda.is_available():
-        torch.cuda.set_device = lambda device: None
+@contextlib.contextmanager
+def cpu_set_device() -> Iterator[None]:
+    """``torch.cuda.set_device`` as a no-op while the block runs, on a
+    machine without CUDA: MMEngine's ``init_dist`` calls it for every
+    launcher, and a ``Runner`` or ``FlexibleRunner`` calls ``init_dist``
+    while it is built. Put back afterwards, so nothing else in the process
+    sees the change."""
+    if torch.cuda.is_available():
+        yield
+        return
+    original = torch.cuda.set_device
+    torch.cuda.set_device = lambda device: None
+    try:
+        yield
+    finally:
+        torch.cuda.set_device = original
 
 
 def setup_cpu_distributed(cfg: Any) -> None:
     """Let a distributed launch run on CPU processes (gloo).
 
-    Only for machines without CUDA: makes ``torch.cuda.set_device`` a no-op,
-    which MMEngine calls for every launcher, and sets the gloo backend and a
-    DDP wrapper without device ids in ``cfg`` (for ``FSDPStrategy``, FSDP's
-    ``device_id='cpu'``).
+    Only for machines without CUDA: sets the gloo backend and a DDP wrapper
+    without device ids in ``cfg`` (for ``FSDPStrategy``, FSDP's
+    ``device_id='cpu'``); :func:`build_runner` then builds the runner, which
+    joins the process group, inside :func:`cpu_set_device`.
 
     Args:
         cfg: The MMEngine config, changed in place.
     """
     if torch.cuda.is_available():
         return
-    allow_cpu_set_device()
     cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})
     cfg.env_cfg.dist_cfg['backend'] = 'gloo'
     cfg.model_wrapper_cfg = dict(
         type='MMDistributedDataParallel', device_ids=None)
     strategy = cfg.get('strategy') or {}
-    if strategy.get('type') == 'FSDPStrategy':
+    if strategy.get('type') in ('FSDPStrategy', 'XCLIPFSDPStrategy'):
         # MMEngine gives FSDP the local rank, a CUDA device index.
         strategy.setdefault('model_wrapper', {})['device_id'] = 'cpu'
 
@@ -187,10 +197,11 @@ def build_runner(cfg: Config) -> Runner:
     Returns:
         Runner: The runner.
     """
-    if 'runner_type' not in cfg:
-        return Runner.from_cfg(cfg)
     from mmaction.registry import RUNNERS
-    return RUNNERS.build(cfg)
+    with cpu_set_device():  # a distributed launch joins its group here
+        if 'runner_type' not in cfg:
+            return Runner.from_cfg(cfg)
+        return RUNNERS.build(cfg)
 
 
 def init_tool_dist(launcher: str) -> Tuple[int, int]:
@@ -208,9 +219,9 @@ def init_tool_dist(launcher: str) -> Tuple[int, int]:
     from mmengine.dist import get_dist_info, init_dist
     if launcher == 'none':
         return 0, 1
-    allow_cpu_set_device()
-    init_dist(launcher,
-              backend='nccl' if torch.cuda.is_available() else 'gloo')
+    with cpu_set_device():
+        init_dist(launcher,
+                  backend='nccl' if torch.cuda.is_available() else 'gloo')
     return get_dist_info()
 
 

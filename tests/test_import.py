@@ -4,7 +4,8 @@ from mmengine.fileio.backends.registry_utils import backends
 from mmengine.runner import checkpoint
 
 import mmxclip
-from mmxclip.engine import AtomicLocalBackend, register_atomic_local_backend
+from mmxclip.engine import (AtomicLocalBackend, XCLIPFSDPStrategy,
+                            register_atomic_local_backend)
 from mmxclip.weights import (load_from_clip, load_from_http, load_from_local,
                              load_from_openmmlab, register_clip_scheme,
                              register_safe_loaders)
@@ -38,3 +39,15 @@ def test_a_replaced_loader_is_put_back_and_reported(monkeypatch):
                         checkpoint.load_from_local)
     assert register_safe_loaders() is True
     assert checkpoint.CheckpointLoader._schemes[''] is load_from_local
+
+
+def test_mmengine_fsdp_strategy_is_left_as_it_is():
+    """The FSDP resume fix is a strategy of mmxclip's own, which its FSDP
+    configs name; MMEngine's ``FSDPStrategy`` is not patched."""
+    from mmengine._strategy.fsdp import FSDPStrategy
+    from mmengine.registry import STRATEGIES
+    assert FSDPStrategy.load_optim_state_dict.__module__ == \
+        'mmengine._strategy.fsdp'
+    assert STRATEGIES.get('FSDPStrategy') is FSDPStrategy
+    assert STRATEGIES.get('XCLIPFSDPStrategy') is XCLIPFSDPStrategy
+    assert 'load_optim_state_dict' in vars(XCLIPFSDPStrategy)

@@ -2,10 +2,10 @@
 
 Raw Kinetics videos are long-GOP H.264 at up to 1080p. Every clip the
 pipelines sample makes decord seek back to the previous keyframe and decode
-full-size frames that ``Resize`` then shrinks to a short side of 256: a
-1080p video costs about a core-second per clip. Re-encoded once at the
-pipelines' short side with a keyframe every ``gop`` frames, the same clip
-decodes about 10x faster (README, Performance).
+full-size frames that ``Resize`` then shrinks to a short side of 256.
+Re-encoded once at the pipelines' short side with a keyframe every ``gop``
+frames, the same clip decodes much faster (``docs/performance.md`` has the
+figures).
 
 What is kept: the relative path and file name (so annotation lists work
 unchanged), every frame with its timestamp (so the frame count, the frame

@@ -8,7 +8,7 @@ from .class_accuracy_hook import ClassAccuracyHook
 from .deepspeed import fix_deepspeed
 from .exact_resume_hook import ExactResumeHook, get_rng_state, set_rng_state
 from .finite_loss_hook import FiniteLossHook
-from .fsdp import (XCLIPFullyShardedDataParallel, fix_fsdp_optim_resume,
+from .fsdp import (XCLIPFSDPStrategy, XCLIPFullyShardedDataParallel,
                    register_fsdp_modules, xclip_fsdp_wrap_policy)
 from .label_check_hook import CheckLabelsHook
 from .resume import resumable_checkpoint
@@ -25,7 +25,7 @@ __all__ = [
     'ExactResumeHook',
     'FiniteLossHook', 'SafeCheckpointHook', 'SafeRunner',
     'SkippedSamplesHook', 'TimmCosineLR', 'WorkDirBusyError', 'WorkDirLock',
-    'XCLIPFullyShardedDataParallel', 'fix_deepspeed', 'fix_fsdp_optim_resume',
+    'XCLIPFSDPStrategy', 'XCLIPFullyShardedDataParallel', 'fix_deepspeed',
     'get_rng_state', 'register_fsdp_modules', 'resumable_checkpoint',
     'set_rng_state', 'xclip_fsdp_wrap_policy'
 ]

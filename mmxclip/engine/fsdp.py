@@ -16,17 +16,24 @@
   the shard's offsets, which :mod:`mmxclip.weights.sharded` gathers into one
   state dict without a process group (``'local'`` checkpoints hold flat
   parameters that only the same FSDP wrapping can take apart).
-* :func:`fix_fsdp_optim_resume`: MMEngine 0.10.7 calls
-  ``FSDP.optim_state_dict_to_load(state_dict, model, optim)``, torch's
-  order since 2.1 is ``(model, optim, optim_state_dict)``, so ``--resume``
-  of any FSDP run fails (``TypeError: unhashable type: 'dict'``).
+* :class:`XCLIPFSDPStrategy`, the strategy of mmxclip's FSDP configs:
+  MMEngine 0.10.7 calls ``FSDP.optim_state_dict_to_load(state_dict, model,
+  optim)``, torch's order since 2.1 is ``(model, optim, optim_state_dict)``,
+  so ``--resume`` of an FSDP run fails (``TypeError: unhashable type:
+  'dict'``). A subclass, not a patch of MMEngine's class: other configs'
+  ``FSDPStrategy`` stays MMEngine's own.
 """
 import inspect
 from typing import Any
 
+# Private MMEngine API: mmengine._strategy.fsdp (FSDPStrategy's
+# load_optim_state_dict, FSDP_CONFIGS below); why setup.py pins
+# mmengine<0.11.
+from mmengine._strategy.fsdp import FSDPStrategy
 from mmengine.model import MMFullyShardedDataParallel
-from mmengine.registry import MODEL_WRAPPERS
+from mmengine.registry import MODEL_WRAPPERS, STRATEGIES
 from torch import nn
+from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
 from torch.distributed.fsdp.wrap import transformer_auto_wrap_policy
 
 from ..models.heads.prompt_generator import PromptGeneratorLayer
@@ -64,33 +71,22 @@ def xclip_fsdp_wrap_policy(module: nn.Module, recurse: bool,
                                         transformer_layer_cls=FSDP_UNITS)
 
 
-def _load_optim_state_dict(self: Any, state_dict: dict) -> None:
-    """``FSDPStrategy.load_optim_state_dict`` with torch's argument order."""
-    from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
-    optimizer = self.optim_wrapper.optimizer
-    self.optim_wrapper.load_state_dict(
-        FSDP.optim_state_dict_to_load(
-            model=self.model, optim=optimizer, optim_state_dict=state_dict))
+@STRATEGIES.register_module()
+class XCLIPFSDPStrategy(FSDPStrategy):
+    """MMEngine's ``FSDPStrategy`` that resumes the optimizer with torch's
+    argument order of ``FSDP.optim_state_dict_to_load`` where torch takes
+    the model first (as MMEngine's own where it does not). Arguments as
+    for ``FSDPStrategy``."""
 
-
-def fix_fsdp_optim_resume() -> bool:
-    """Replace MMEngine's ``FSDPStrategy.load_optim_state_dict`` where
-    torch's ``optim_state_dict_to_load`` takes the model first.
-
-    Returns:
-        bool: Whether the fix was needed (and applied).
-    """
-    # Private MMEngine API: mmengine._strategy.fsdp (FSDPStrategy's
-    # load_optim_state_dict, FSDP_CONFIGS below); why setup.py pins
-    # mmengine<0.11.
-    from mmengine._strategy.fsdp import FSDPStrategy
-    from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
-    first = next(iter(inspect.signature(
-        FSDP.optim_state_dict_to_load).parameters))
-    if first != 'model':
-        return False
-    FSDPStrategy.load_optim_state_dict = _load_optim_state_dict
-    return True
+    def load_optim_state_dict(self, state_dict: dict) -> None:
+        first = next(iter(inspect.signature(
+            FSDP.optim_state_dict_to_load).parameters))
+        if first != 'model':
+            return super().load_optim_state_dict(state_dict)
+        self.optim_wrapper.load_state_dict(
+            FSDP.optim_state_dict_to_load(
+                model=self.model, optim=self.optim_wrapper.optimizer,
+                optim_state_dict=state_dict))
 
 
 def register_fsdp_modules() -> bool:

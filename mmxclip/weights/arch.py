@@ -15,6 +15,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from torch import nn
 
+from ..models.layers import default_num_heads
 from .convert import StateDict
 from .hf_config import HFConfig
 
@@ -93,8 +94,6 @@ def infer_model_config(state_dict: StateDict,
     text_layers = _count(state_dict, t + 'transformer.resblocks.')
     mit_layers = _count(state_dict, 'neck.resblocks.')
     prompt_layers = _count(state_dict, 'cls_head.prompts_generator.decoder.')
-    # Imported here: the models import mmxclip.weights (CCTViT's QuickGELU).
-    from ..models.layers.num_heads import default_num_heads
     heads = dict(vision=default_num_heads(width),
                  text=default_num_heads(text_width),
                  mit=default_num_heads(embed), prompt=default_num_heads(embed))

@@ -35,9 +35,11 @@ The MLP activation is architecture, not a weight: OpenAI's CLIP and X-CLIP
 use QuickGELU, open_clip's own trainings (LAION-2B, DataComp, ...) ``nn.GELU``.
 open_clip's registry knows which for every ``MODEL/TAG`` without a
 download, so a model whose ``init_cfg`` names ``clip://MODEL/TAG`` is built
-with that activation (:func:`resolve_quick_gelu`, called by ``CCTViT`` and
-``XCLIPTextHead``): at build time, so that ``tools/test.py`` on the same
-config builds the same model without loading the CLIP weights again.
+with that activation (:func:`clip_quick_gelu`, which ``CCTViT`` and
+``XCLIPTextHead`` consult through
+:func:`mmxclip.models.layers.resolve_quick_gelu`): at build time, so that
+``tools/test.py`` on the same config builds the same model without
+loading the CLIP weights again.
 """
 import os.path as osp
 import re
@@ -46,6 +48,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from mmengine.logging import MMLogger
 from mmengine.runner.checkpoint import CheckpointLoader
 
+from ..models.layers import register_activation_resolver
 from .formats import read_weights
 
 PREFIX = 'clip://'
@@ -105,19 +108,21 @@ def _clip_specs(init_cfg: Any) -> List[str]:
             .startswith(PREFIX)]
 
 
-def resolve_quick_gelu(quick_gelu: Optional[bool], init_cfg: Any,
-                       where: str) -> bool:
-    """The activation of a module that ``init_cfg`` initialises from CLIP.
+def clip_quick_gelu(quick_gelu: Optional[bool], init_cfg: Any,
+                    where: str) -> Optional[bool]:
+    """The activation of a module that ``init_cfg`` initialises from CLIP:
+    the resolver :func:`register_clip_scheme` adds to
+    :data:`mmxclip.models.layers.ACTIVATION_RESOLVERS`.
 
     Args:
         quick_gelu: The module's setting; None: as the ``clip://MODEL/TAG``
-            weights of ``init_cfg`` were trained (open_clip's registry),
-            QuickGELU for anything else (OpenAI CLIP, X-CLIP, local files).
+            weights of ``init_cfg`` were trained (open_clip's registry).
         init_cfg: The module's MMEngine ``init_cfg``.
         where: The module, named in the error.
 
     Returns:
-        bool: True for QuickGELU, False for ``nn.GELU``.
+        bool or None: True for QuickGELU, False for ``nn.GELU``; None where
+        neither the setting nor a ``clip://MODEL/TAG`` says (local files).
 
     Raises:
         ValueError: ``quick_gelu`` contradicts the weights it loads.
@@ -134,7 +139,7 @@ def resolve_quick_gelu(quick_gelu: Optional[bool], init_cfg: Any,
                 f'{"QuickGELU" if trained else "nn.GELU"}; leave quick_gelu '
                 'unset to follow the weights')
         quick_gelu = trained
-    return True if quick_gelu is None else quick_gelu
+    return quick_gelu
 
 
 def download(name: str, tag: str, cache_dir: Optional[str] = None) -> str:
@@ -185,14 +190,18 @@ def load_from_clip(filename: str,
 
 
 def register_clip_scheme() -> bool:
-    """Register :func:`load_from_clip` for ``clip://`` (idempotent).
+    """Register :func:`load_from_clip` for ``clip://`` and
+    :func:`clip_quick_gelu` with the models' activation resolvers
+    (idempotent).
 
     Returns:
-        bool: Whether it was registered now (False: it was already).
+        bool: Whether anything was registered now (False: both were
+        already).
     """
     # Private MMEngine API: CheckpointLoader._schemes; why
     # setup.py pins mmengine<0.11.
     before = CheckpointLoader._schemes.get(PREFIX)
     CheckpointLoader.register_scheme(
         prefixes=PREFIX, loader=load_from_clip, force=True)
-    return before is not load_from_clip
+    resolver_added = register_activation_resolver(clip_quick_gelu)
+    return before is not load_from_clip or resolver_added

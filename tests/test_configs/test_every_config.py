@@ -130,16 +130,18 @@ def test_ablation_is_the_toy_config_without_messages_and_mit(tmp_path):
         assert torch.allclose(*scores, rtol=1e-5, atol=1e-6) is order_free
 
 
-def readme_snippet(marker: str) -> str:
-    """The python block after ``<!-- marker -->`` in README.md, as written."""
-    text = open(osp.join(ROOT, 'README.md'), encoding='utf-8').read()
+def docs_snippet(marker: str) -> str:
+    """The python block after ``<!-- marker -->`` in docs/training.md, as
+    written."""
+    text = open(osp.join(ROOT, 'docs', 'training.md'),
+                encoding='utf-8').read()
     block = text.split(f'<!-- {marker} -->', 1)[1]
     return block.split('```python\n', 1)[1].split('```', 1)[0]
 
 
 def test_cct_snippet_in_a_stock_timesformer_config(tmp_path):
-    """The README's snippet merged into MMAction2's own TimeSformer config
-    (installed with the wheel) builds and runs, and with the stock SGD
+    """docs/training.md's snippet merged into MMAction2's own TimeSformer
+    config (installed with the wheel) builds and runs, and with the stock SGD
     schedule no bias, norm, class or position embedding of CCTViT (or any
     1-d parameter) gets weight decay; every matrix keeps the stock decay.
     Without the snippet's paramwise_cfg the stock keys match nothing and
@@ -150,7 +152,7 @@ def test_cct_snippet_in_a_stock_timesformer_config(tmp_path):
                      'recognition', 'timesformer',
                      'timesformer_divST_8xb8-8x32x1-15e_kinetics400-rgb.py')
     path = tmp_path / 'cct_timesformer.py'
-    path.write_text(f'_base_ = {stock!r}\n' + readme_snippet('cct-snippet'))
+    path.write_text(f'_base_ = {stock!r}\n' + docs_snippet('cct-snippet'))
     cfg = Config.fromfile(str(path))
     assert cfg.model.backbone.type == 'CCTViT'
     assert 'pretrained' not in cfg.model.backbone

@@ -434,7 +434,7 @@ def test_train_order_equals_the_official_distributed_sampler(
 
 
 def test_readme_fixed_views_option():
-    """The README's --cfg-options for fixed test views, through
+    """docs/training.md's --cfg-options for fixed test views, through
     tools/test.py's parser: seed-free views at (k + 0.5) / 4 of each
     segment instead of the default seeded random draws."""
     from mmaction.registry import TRANSFORMS

@@ -1,6 +1,6 @@
 """Export: tools/export.py writes an ONNX graph with the class set baked in;
 onnxruntime's outputs equal the recognizer's predict within 1e-4 on random
-clips, for several batch sizes and views; the README's PyTorch-free snippet
+clips, for several batch sizes and views; the docs' PyTorch-free snippet
 ranks a video as recognize() does."""
 import json
 import os
@@ -116,17 +116,19 @@ def test_tool_checks_its_export_and_times_it(exported, tmp_path, capsys,
 
 
 def readme_snippet() -> str:
-    """The python block after ``<!-- onnx-snippet -->`` in the README."""
-    with open(osp.join(ROOT, 'README.md'), encoding='utf-8') as f:
+    """The python block after ``<!-- onnx-snippet -->`` in
+    docs/embeddings_search_export.md."""
+    with open(osp.join(ROOT, 'docs', 'embeddings_search_export.md'),
+              encoding='utf-8') as f:
         text = f.read()
     match = re.search(r'<!-- onnx-snippet -->\s*```python\n(.*?)```', text,
                       re.S)
-    assert match, 'README has no onnx snippet'
+    assert match, 'docs/embeddings_search_export.md has no onnx snippet'
     return match.group(1)
 
 
 def test_readme_snippet_runs_without_pytorch(exported, tmp_path):
-    """The README's decode + resize + onnxruntime lines, with ``import
+    """The docs' decode + resize + onnxruntime lines, with ``import
     torch`` made impossible, print the ranking recognize() gives."""
     folder, ckpt, out = exported
     video = write_video(str(tmp_path / 'demo.mp4'), frames=37)

@@ -24,7 +24,7 @@ from helpers.runs import (PYTHON, ROOT, free_port, launch, lockstep_toy_config,
 from helpers.weight_files import meta_build
 from mmengine.config import Config
 
-from mmxclip.engine.fsdp import FSDP_UNITS
+from mmxclip.engine.fsdp import FSDP_UNITS, XCLIPFSDPStrategy
 from mmxclip.engine.scalar_params import frozen_scalars_to_buffers
 from mmxclip.weights import load_from_local, read_weights
 from mmxclip.weights.sharded import read_sharded_checkpoint
@@ -45,7 +45,6 @@ def _base_config(path):
 
 @pytest.mark.parametrize('path', SCALE, ids=_name)
 def test_scale_config_builds_with_the_recipe(path, tmp_path):
-    from mmengine._strategy import FSDPStrategy
     from mmengine.optim import build_optim_wrapper
     from mmengine.registry import FUNCTIONS, MODEL_WRAPPERS
     from torch.distributed.fsdp import StateDictType
@@ -62,7 +61,7 @@ def test_scale_config_builds_with_the_recipe(path, tmp_path):
     assert set(model.state_dict()) == keys
     assert all(p.dim() > 0 for p in model.parameters())
     strategy = cfg.strategy
-    if strategy.type == 'FSDPStrategy':
+    if strategy.type == 'XCLIPFSDPStrategy':
         assert cfg.optim_wrapper == base.optim_wrapper
         wrapper = strategy.model_wrapper
         assert MODEL_WRAPPERS.get(wrapper.type) is not None
@@ -73,7 +72,7 @@ def test_scale_config_builds_with_the_recipe(path, tmp_path):
                     + h.prompt_cfg.layers)
         assert len(units) == expected
         assert all(isinstance(m, FSDP_UNITS) for m in units)
-        bare = FSDPStrategy.__new__(FSDPStrategy)
+        bare = XCLIPFSDPStrategy.__new__(XCLIPFSDPStrategy)
         bare._init_state_dict_cfg(strategy.state_dict_cfg)
         assert bare.state_dict_type == StateDictType.SHARDED_STATE_DICT
     else:
@@ -211,7 +210,7 @@ def test_fsdp_two_processes_match_one_resume_and_convert(toy, tmp_path,
 def test_deepspeed_zero_match_one_resume_and_convert(toy, tmp_path,
                                                      reference, stage):
     # deepspeed is the optional `deepspeed` extra, not a test dependency;
-    # the README's scale section says these run only with it installed.
+    # docs/scale.md says these run only with it installed.
     pytest.importorskip('deepspeed')
     from deepspeed.utils.zero_to_fp32 import \
         get_fp32_state_dict_from_zero_checkpoint as deepspeed_reader
@@ -230,7 +229,7 @@ def test_deepspeed_zero_match_one_resume_and_convert(toy, tmp_path,
 def test_deepspeed_bf16_layout_gathered_as_deepspeed_does(tmp_path, stage):
     """bf16 writes ``bf16_*_optim_states.pt`` and 16-bit frozen weights."""
     # deepspeed is the optional `deepspeed` extra, not a test dependency;
-    # the README's scale section says these run only with it installed.
+    # docs/scale.md says these run only with it installed.
     pytest.importorskip('deepspeed')
     from deepspeed.utils.zero_to_fp32 import \
         get_fp32_state_dict_from_zero_checkpoint as deepspeed_reader
@@ -284,7 +283,7 @@ def test_flat_local_checkpoint_refused_with_the_fix(tmp_path):
 
 def test_deepspeed_resume_loader_refuses_payload(tmp_path):
     # deepspeed is the optional `deepspeed` extra, not a test dependency;
-    # the README's scale section says these run only with it installed.
+    # docs/scale.md says these run only with it installed.
     pytest.importorskip('deepspeed')
     from deepspeed.runtime.checkpoint_engine import TorchCheckpointEngine
     marker = tmp_path / 'ran'

@@ -268,9 +268,9 @@ def test_damaged_or_planted_index_files_are_refused(workspace, tmp_path,
 
 
 def test_measuring_tools_run(workspace, tmp_path, capsys):
-    """The README's measuring commands: a random checkpoint of a config's
-    size that init_xclip rebuilds, and the query benchmark over a tiled
-    index (here 3 shards of 8 tiled from 4 videos)."""
+    """docs/performance.md's measuring commands: a random checkpoint of a
+    config's size that init_xclip rebuilds, and the query benchmark over a
+    tiled index (here 3 shards of 8 tiled from 4 videos)."""
     folder, ckpt, videos = workspace
     out = str(tmp_path / 'toy.pth')
     load_tool('analysis/random_checkpoint.py').main(

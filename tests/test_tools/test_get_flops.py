@@ -1,5 +1,5 @@
 """tools/analysis/get_flops.py counts the whole eval forward of a config,
-attention and head included, and prints the table the README shows."""
+attention and head included, and prints the table docs/performance.md shows."""
 import io
 import os.path as osp
 

@@ -1,5 +1,6 @@
 """tools/analysis/benchmark_gemm.py and profile_vision.py run and report
-what they measure (their figures are in the README, not asserted here)."""
+what they measure (their figures are in docs/performance.md, not asserted
+here)."""
 from helpers import load_tool
 
 

@@ -13,7 +13,9 @@
 #   python tools/convert_weights.py --src-format mmxclip epoch_N.pth out.pth
 # gathers them into one file.
 strategy = dict(
-    type='FSDPStrategy',
+    # MMEngine's FSDPStrategy with its optimizer resume fixed
+    # (mmxclip.engine.XCLIPFSDPStrategy).
+    type='XCLIPFSDPStrategy',
     model_wrapper=dict(
         type='XCLIPFullyShardedDataParallel',
         auto_wrap_policy='xclip_fsdp_wrap_policy',

@@ -29,7 +29,7 @@ from .render import _check_decodable, render_video, write_video
 from .spec import CLASSES, make_video_spec
 
 # The size configs/xclip_toy.py's schedule is made for (1200 training
-# videos; 95 % top-1 there), and the validation split.
+# videos; its top-1 is in docs/performance.md), and the validation split.
 TRAIN_PER_CLASS = 150
 VAL_PER_CLASS = 10
 _MIN_SIZE = 32

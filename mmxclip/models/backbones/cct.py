@@ -9,11 +9,11 @@ from mmengine.model.weight_init import trunc_normal_
 from timm.layers import build_sincos2d_pos_embed
 from torch import Tensor, nn
 
-from ...weights.scheme import resolve_quick_gelu
 from ..layers import (LayerNorm, Linear, MultiheadAttention,
                       ResidualAttentionBlock, Transformer,
                       check_pos_embed_init, default_num_heads,
-                      init_clip_transformer, resize_pos_embed)
+                      init_clip_transformer, resize_pos_embed,
+                      resolve_quick_gelu)
 
 
 class CrossFrameBlock(ResidualAttentionBlock):
@@ -93,7 +93,7 @@ class CCTViT(BaseModule):
         quick_gelu: :class:`QuickGELU` in the MLPs (OpenAI CLIP); False for
             ``nn.GELU`` (open_clip's LAION / DataComp trainings); None: as
             the ``clip://`` weights of ``init_cfg`` were trained, else
-            QuickGELU (:func:`mmxclip.weights.resolve_quick_gelu`).
+            QuickGELU (:func:`mmxclip.models.layers.resolve_quick_gelu`).
         pos_embed_init: Initial patch position embedding: ``'normal'``,
             CLIP's N(0, width^-1); or ``'sincos'``, the fixed 2D sine-cosine
             table of MAE / MoCo v3 (still learned afterwards), which gives a

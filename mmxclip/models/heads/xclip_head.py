@@ -8,7 +8,7 @@ from mmaction.models.heads import BaseHead
 from mmaction.registry import MODELS
 from torch import Tensor, nn
 
-from ...weights.scheme import resolve_quick_gelu
+from ..layers import resolve_quick_gelu
 from .class_names import load_class_names, load_class_texts
 from .prompt_generator import PromptGenerator
 from .text_encoder import CLIPTextEncoder
@@ -50,7 +50,7 @@ class XCLIPTextHead(BaseHead):
         text_cfg: :class:`CLIPTextEncoder` arguments other than
             ``embed_dim``; its ``quick_gelu`` unset follows the ``clip://``
             weights of ``init_cfg``
-            (:func:`mmxclip.weights.resolve_quick_gelu`).
+            (:func:`mmxclip.models.layers.resolve_quick_gelu`).
         prompt_cfg: :class:`PromptGenerator` arguments other than
             ``embed_dim``.
         prompt_template: Format string turning a class name into its text;

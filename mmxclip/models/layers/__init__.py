@@ -1,3 +1,4 @@
+from .activation import register_activation_resolver, resolve_quick_gelu
 from .attention import MultiheadAttention
 from .linear import Linear
 from .num_heads import default_num_heads
@@ -10,5 +11,6 @@ __all__ = [
     'LayerNorm', 'Linear', 'MultiheadAttention', 'QuickGELU',
     'ResidualAttentionBlock', 'Transformer', 'check_pos_embed_init',
     'clip_mlp', 'default_num_heads', 'init_clip_transformer',
-    'resize_pos_embed', 'resize_temporal_pos_embed', 'sincos_1d_pos_embed'
+    'register_activation_resolver', 'resize_pos_embed',
+    'resize_temporal_pos_embed', 'resolve_quick_gelu', 'sincos_1d_pos_embed'
 ]

@@ -1,21 +1,20 @@
 """The linear layers of every X-CLIP module, with oneDNN's GEMM for CPU
 inference where MKL is slow.
 
-The projections are ~75 % of a CPU forward of the CCT backbone, and PyTorch
+The projections are most of a CPU forward of the CCT backbone, and PyTorch
 runs float32 ``F.linear`` on CPU through MKL's sgemm. MKL takes its fast
 code paths on Intel CPUs only; on other x86 CPUs it takes a slower one than
 oneDNN (the library behind PyTorch's ``mkldnn`` ops, which dispatches on the
 instruction set, not the vendor). Measured with ``python
-tools/analysis/benchmark_gemm.py`` on a ViT-B/16 block's linears (the README
-has the figures): on an AMD EPYC oneDNN was 1.75x faster at batch 1 and
-1.13x at batch 4 (loaded machine), on an Intel Xeon 0.93x and 0.91x, i.e.
-slower. :func:`linear` therefore sends float32 CPU work without autograd or
-autocast to ``torch.ops.mkldnn._linear_pointwise`` (the op PyTorch's own
-compiler, inductor, emits for CPU linears) on AMD CPUs when PyTorch runs on
-MKL; everything else (Intel and other CPUs, training, float64, half
-precision and autocast on CPU, CUDA, tracing for FLOP counts or export)
-keeps ``F.linear``. Both are float32 GEMMs: they differ only in summation
-order (~1e-7 relative).
+tools/analysis/benchmark_gemm.py`` on a ViT-B/16 block's linears
+(``docs/performance.md`` has the figures): on an AMD EPYC oneDNN was
+faster, on an Intel Xeon slower. :func:`linear` therefore sends float32 CPU
+work without autograd or autocast to ``torch.ops.mkldnn._linear_pointwise``
+(the op PyTorch's own compiler, inductor, emits for CPU linears) on AMD CPUs
+when PyTorch runs on MKL; everything else (Intel and other CPUs, training,
+float64, half precision and autocast on CPU, CUDA, tracing for FLOP counts
+or export) keeps ``F.linear``. Both are float32 GEMMs: they differ only in
+summation order (~1e-7 relative).
 """
 from typing import Optional
 

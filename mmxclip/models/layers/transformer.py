@@ -21,8 +21,8 @@ class QuickGELU(nn.Module):
             ``silu(1.702 x) / 1.702`` in three in-place passes. The
             out-of-place formula allocates three tensors of the input's size;
             on CPU, fresh multi-megabyte blocks come from ``mmap`` and every
-            page faults on first touch, which made this activation a quarter
-            of the ViT-B/16 forward.
+            page faults on first touch, which made this activation a large
+            share of the ViT-B/16 forward (``docs/performance.md``).
     """
 
     def __init__(self, inplace: bool = False) -> None:
