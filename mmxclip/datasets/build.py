@@ -604,7 +604,8 @@ def _load_from(checkpoint: str, base_cfg) -> LoadFrom:
     Raises:
         DatasetError: The weights' activation contradicts the base's.
     """
-    from ..weights import read_weights, resolve_quick_gelu
+    from ..models.layers import resolve_quick_gelu
+    from ..weights import read_weights
     path = osp.abspath(checkpoint)
     try:
         weights = read_weights(path)
