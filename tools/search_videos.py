@@ -20,6 +20,7 @@ from typing import Optional, Sequence
 
 from mmxclip.apis import init_xclip
 from mmxclip.cli import add_video_args, positive_int, video_list
+from mmxclip.datasets.video_gate import decode_budget
 from mmxclip.retrieval import VideoIndex, index_model, search
 
 
@@ -61,7 +62,8 @@ def run_index(args: argparse.Namespace, videos: Sequence[str]) -> int:
                  num_crops=args.num_crops), args.dtype)
     before = len(index)
     start = time.perf_counter()
-    failed = index.add(model, videos, args.batch_size, args.shard_size)
+    with decode_budget(*args.decode_budget):
+        failed = index.add(model, videos, args.batch_size, args.shard_size)
     seconds = time.perf_counter() - start
     added = len(index) - before
     print(f'\n{added} added, {len(videos) - added - len(failed)} already '

@@ -179,8 +179,10 @@ def open_container(video: Union[str, BinaryIO],
                        options=dict(protocol_whitelist='file'))
     except (av.FFmpegError, OSError, ValueError) as err:
         raise BrokenVideoError(
-            None, name, f'FFmpeg cannot open it as {CONTAINERS[kind]} '
-            f'({type(err).__name__}: {err})') from err
+            None, name, f'FFmpeg cannot open it as {CONTAINERS[kind]}: '
+            'truncated, corrupt or an unsupported codec '
+            f'({type(err).__name__}: {getattr(err, "strerror", None) or err})'
+        ) from err
 
 
 class Deadline:
