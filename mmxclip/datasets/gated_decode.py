@@ -180,7 +180,7 @@ class GatedReader:
             _SeekMissed: The reopened container does not reach it either.
         """
         target = int(self._pts[key])
-        for reopen in (key == 0, True):
+        for reopen in (False, True):
             if reopen:
                 self.container.close()
                 self._open()
