@@ -26,6 +26,7 @@ import argparse
 import json
 import os
 import os.path as osp
+import re
 import subprocess
 import sys
 import time
@@ -247,8 +248,9 @@ def main(argv: Optional[Sequence[str]] = None,
     inputs = make_inputs(args.work_dir, args.seconds)
     results, totals = {}, {}
     for name, path in inputs.items():
+        # By input: the prepared clip has the raw clip's file name.
         ref_path = osp.join(args.work_dir,
-                            osp.basename(path) + '.reference.npy')
+                            re.sub(r'\W+', '_', name) + '.reference.npy')
         totals[name] = len(reference(path, ref_path))
         results[name] = {
             d: measure(d, path, ref_path, args.timeout, args.candidates)
