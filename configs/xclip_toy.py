@@ -2,7 +2,7 @@
 # mmxclip/datasets/toy/ (tools/data/make_toy_dataset.py; 8 classes that only motion tells apart:
 # moving left / right / up / down, growing / shrinking, circling clockwise /
 # counterclockwise; each class of a pair is the other played backwards).
-# The full MMAction2 path on CPU in a few minutes: decord decoding, segment
+# The full MMAction2 path on CPU in a few minutes: gated PyAV decoding, segment
 # sampling, augmentation, AccMetric, checkpoints. Main job:
 #   bash tools/run_toy.sh
 # No flips and no time reversal: they turn one class into its pair.
@@ -54,9 +54,9 @@ model = dict(
     data_preprocessor=dict(blending=None))
 
 train_pipeline = [
-    dict(type='DecordInit'),
+    dict(type='GatedVideoInit'),
     dict(type='UniformSample', clip_len=num_frames),
-    dict(type='DecordDecode'),
+    dict(type='GatedVideoDecode'),
     dict(type='RandomResizedCrop', area_range=(0.6, 1.0)),
     dict(type='Resize', scale=(32, 32), keep_ratio=False),
     dict(
@@ -74,9 +74,9 @@ train_pipeline = [
     dict(type='PackActionInputs')
 ]
 val_pipeline = [
-    dict(type='DecordInit'),
+    dict(type='GatedVideoInit'),
     dict(type='UniformSample', clip_len=num_frames, test_mode=True),
-    dict(type='DecordDecode'),
+    dict(type='GatedVideoDecode'),
     dict(type='Resize', scale=(32, 32), keep_ratio=False),
     dict(type='FormatShape', input_format='NCTHW'),
     dict(type='PackActionInputs')
@@ -84,11 +84,11 @@ val_pipeline = [
 # 2 clips x 3 crops (left, centre, right of frames widened to 40 x 32), fused
 # by the mean of the views' softmax.
 test_pipeline = [
-    dict(type='DecordInit'),
+    dict(type='GatedVideoInit'),
     dict(
         type='UniformSample', clip_len=num_frames, num_clips=2,
         test_mode=True),
-    dict(type='DecordDecode'),
+    dict(type='GatedVideoDecode'),
     dict(type='Resize', scale=(40, 32), keep_ratio=False),
     dict(type='ThreeCrop', crop_size=32),
     dict(type='FormatShape', input_format='NCTHW'),

@@ -26,6 +26,8 @@ import torch
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
+from .datasets.video_gate import DEFAULT_BUDGET
+
 
 def add_common_args(parser: argparse.ArgumentParser) -> None:
     """Add the arguments both tools take, as MMAction2's tools spell them.
@@ -267,9 +269,22 @@ def check_output_file(parser: argparse.ArgumentParser, path: str,
         parser.error(f'{option} {path}: folder {folder} does not exist')
 
 
+def seconds(text: str) -> float:
+    """argparse type: a number of seconds >= 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:  # also NaN
+        raise argparse.ArgumentTypeError(
+            f'expected seconds >= 0, got {text!r}')
+    return value
+
+
 def add_model_args(parser: argparse.ArgumentParser) -> None:
-    """Checkpoint, test-pipeline and device arguments of the video tools
-    (what :func:`mmxclip.apis.init_xclip` takes).
+    """Checkpoint, test-pipeline, device and decode-budget arguments of the
+    video tools (what :func:`mmxclip.apis.init_xclip` takes; the tools run
+    under ``mmxclip.datasets.video_gate.decode_budget(*decode_budget)``).
 
     Args:
         parser: The tool's parser (or sub-command parser).
@@ -284,6 +299,12 @@ def add_model_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--num-crops', type=int, default=1, choices=(1, 3),
                         help='spatial views per clip')
     parser.add_argument('--device', default='cpu')
+    default = DEFAULT_BUDGET['base_s'], DEFAULT_BUDGET['per_mb_s']
+    parser.add_argument(
+        '--decode-budget', type=seconds, nargs=2, default=default,
+        metavar=('BASE_S', 'PER_MB_S'),
+        help='seconds a video may take to decode, plus seconds per MiB of '
+        'file; a video over its budget fails (default: %(default)s)')
 
 
 def add_video_args(parser: argparse.ArgumentParser) -> None:

@@ -25,6 +25,7 @@ from mmxclip.apis.feature_files import is_done, save_features
 from mmxclip.apis.outputs import mirrored_paths
 from mmxclip.cli import (add_video_args, exit_on_bad_input, init_tool_dist,
                          video_list)
+from mmxclip.datasets.video_gate import decode_budget
 
 
 def parse_args(argv: Optional[Sequence[str]] = None):
@@ -66,11 +67,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         except ValueError as err:
             failed.append(video)
             print(f'failed: {video!r}: {err}', file=sys.stderr)
-    broken = run_videos(
-        model, todo,
-        lambda video, feats: save_features(outputs[video], video, feats,
-                                           identity, args.checkpoint),
-        args.batch_size, progress=rank == 0)
+    with decode_budget(*args.decode_budget):
+        broken = run_videos(
+            model, todo,
+            lambda video, feats: save_features(outputs[video], video, feats,
+                                               identity, args.checkpoint),
+            args.batch_size, progress=rank == 0)
     failed += broken
     where = f'rank {rank}: ' if world > 1 else ''
     print(f'\n{where}{len(todo) - len(broken)} written, '

@@ -21,6 +21,7 @@ from typing import Optional, Sequence
 from mmxclip.apis import NO_TEXT, init_xclip
 from mmxclip.cli import (add_video_args, exit_on_bad_input, positive_int,
                          video_list)
+from mmxclip.datasets.video_gate import decode_budget
 from mmxclip.engine import WorkDirBusyError
 from mmxclip.retrieval import VideoIndex, index_model, search
 
@@ -64,7 +65,9 @@ def run_index(args: argparse.Namespace, videos: Sequence[str]) -> int:
     before = len(index)
     start = time.perf_counter()
     try:
-        failed = index.add(model, videos, args.batch_size, args.shard_size)
+        with decode_budget(*args.decode_budget):
+            failed = index.add(model, videos, args.batch_size,
+                               args.shard_size)
     except WorkDirBusyError as err:
         print(f'error: {err}', file=sys.stderr)
         return 1

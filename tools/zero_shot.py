@@ -29,6 +29,7 @@ from mmxclip.apis import Recognition, init_xclip, read_frames, recognize
 from mmxclip.apis.outputs import mirrored_paths
 from mmxclip.cli import add_model_args, exit_on_bad_input, positive_int
 from mmxclip.datasets import BrokenVideoError
+from mmxclip.datasets.video_gate import decode_budget
 from mmxclip.models.heads import load_class_names, load_class_texts
 
 
@@ -115,15 +116,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     failed = []
     for video, picture in zip(args.videos, pictures):
         try:
-            result = recognize(model, video, topk=args.topk)
+            with decode_budget(*args.decode_budget):
+                result = recognize(model, video, topk=args.topk)
+                frames = (read_frames(video, result.frame_inds)
+                          if picture else None)
         except BrokenVideoError as err:
             failed.append(video)
             print(f'\nfailed: {err}', file=sys.stderr, flush=True)
         else:
             print(format_table(video, result) + '\n', flush=True)
             if picture:
-                draw(read_frames(video, result.frame_inds), result,
-                     osp.basename(video), picture)
+                draw(frames, result, osp.basename(video), picture)
         if bar:
             bar.update()
     if failed:

@@ -18,6 +18,7 @@ from mmengine.logging import MMLogger
 from mmengine.registry import init_default_scope
 from torch import nn
 
+from ..datasets import read_video_frames
 from ..weights import (XCLIP_ONLY, ConfigTextError, Weights,
                        check_model_config, check_plain, check_state_dict,
                        parse_config_text, read_weights)
@@ -267,12 +268,15 @@ def zero_shot(model: nn.Module,
 
 
 def read_frames(video: str, frame_inds: np.ndarray) -> np.ndarray:
-    """RGB frames at ``frame_inds`` (num_clips, T), as ``DecordDecode``
-    reads them (to show the frames :func:`recognize` saw).
+    """RGB frames at ``frame_inds`` (num_clips, T), as the test pipeline's
+    ``GatedVideoDecode`` reads them (to show the frames :func:`recognize`
+    saw).
 
     Returns:
         np.ndarray: (num_clips, T, H, W, 3) uint8.
+
+    Raises:
+        BrokenVideoError: Refused by the video gate, or not decodable.
     """
-    import decord
-    frames = decord.VideoReader(video).get_batch(frame_inds.ravel())
-    return frames.asnumpy().reshape(*frame_inds.shape, *frames.shape[1:])
+    frames = read_video_frames(video, frame_inds.ravel())
+    return frames.reshape(*frame_inds.shape, *frames.shape[1:])

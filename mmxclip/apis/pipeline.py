@@ -23,7 +23,8 @@ def test_pipeline(num_frames: int,
                   resolution: int,
                   num_clips: int = 1,
                   num_crops: int = 1) -> List[Dict[str, Any]]:
-    """X-CLIP's test pipeline with fixed views (decord, MMAction2 transforms).
+    """X-CLIP's test pipeline with fixed views (decoding through the video
+    gate: :class:`~mmxclip.datasets.GatedVideoInit`; MMAction2 transforms).
 
     One frame from each of ``num_frames`` segments per clip: the segment
     middle for one clip (the official single-view test), ``(k + 0.5) /
@@ -52,10 +53,10 @@ def test_pipeline(num_frames: int,
     else:
         raise ValueError(f'num_crops must be 1 or 3, got {num_crops}')
     return [
-        dict(type='DecordInit'),
+        dict(type='GatedVideoInit'),
         dict(type='SegmentSampleFrames', num_segments=num_frames,
              num_views=num_clips, test_mode=True),
-        dict(type='DecordDecode'),
+        dict(type='GatedVideoDecode'),
         *crop,
         dict(type='FormatShape', input_format='NCTHW'),
         dict(type='PackActionInputs'),

@@ -7,6 +7,13 @@ calls a pipeline as it is, whatever object it is (MMEngine's ``Compose``,
 a tool's replacement such as MMAction2's ``InspectCompose``), and turns
 every failure into a :class:`BrokenVideoError` naming the file, the sample
 index, the transform that failed and what was expected.
+
+Before any transform runs, the file passes the video gate's container
+probe (:func:`~mmxclip.datasets.video_gate.probe_container`), whatever the
+pipeline decodes with, so MMAction2's own ``DecordInit`` / ``PyAVInit``
+never see a playlist, a concat list or a URL. An MPEG transport stream is
+refused under ``DecordInit``: decord 0.6 can loop forever on one, and
+nothing can stop it from outside; mmxclip's ``GatedVideoInit`` decodes it.
 """
 import os
 import os.path as osp
@@ -49,7 +56,8 @@ def load_clip(pipeline: Callable[[dict], Any],
               index: Optional[int] = None) -> Any:
     """``pipeline(results)``, with every failure a :class:`BrokenVideoError`.
 
-    Missing and empty local files are refused before any decoder sees them.
+    Missing, empty and refused files (not an allowed container; a URL; an
+    MPEG-TS under ``DecordInit``) are refused before any decoder sees them.
     The failing step is the outermost transform on the traceback, so a step
     inside ``RandomApply`` is reported as ``RandomApply``, as the pipeline
     lists it.
@@ -66,7 +74,7 @@ def load_clip(pipeline: Callable[[dict], Any],
         BrokenVideoError: The video could not be made into a clip.
     """
     path = results['filename']
-    _check_file(index, path)
+    _check_file(index, path, pipeline)
     try:
         return pipeline(results)
     except BrokenVideoError as err:  # a check inside the pipeline
@@ -85,15 +93,28 @@ def load_clip(pipeline: Callable[[dict], Any],
         raise BrokenVideoError(index, path, reason) from err
 
 
-def _check_file(index: Optional[int], path: str) -> None:
-    """Missing or empty local files."""
-    if '://' in path:
-        return
-    if not osp.isfile(path):
-        raise BrokenVideoError(index, path, 'video file not found')
-    if os.stat(path).st_size == 0:
+def _check_file(index: Optional[int], path: str,
+                pipeline: Callable[[dict], Any]) -> None:
+    """The video gate's probe, and MPEG-TS kept from ``DecordInit``."""
+    # video_gate imports this module (BrokenVideoError).
+    from mmaction.datasets.transforms import DecordInit
+
+    from .video_gate import probe_container
+    if osp.isfile(path) and os.stat(path).st_size == 0:
         raise BrokenVideoError(
             index, path, 'video file is empty (0 bytes); expected a video')
+    try:
+        kind = probe_container(path)
+    except BrokenVideoError as err:
+        raise BrokenVideoError(index, path, err.reason) from err
+    steps = getattr(pipeline, 'transforms', ())
+    if kind == 'mpegts' and any(isinstance(t, DecordInit) for t in steps):
+        raise BrokenVideoError(
+            index, path, 'an MPEG transport stream is refused under '
+            'DecordInit: decord 0.6 can loop forever on MPEG-TS (decord '
+            'issues #269, #373) and cannot be stopped; decode it with '
+            "GatedVideoInit / GatedVideoDecode (mmxclip's default "
+            'pipelines; docs/video_gate.md) or remux it to MP4')
 
 
 def _failing_step(err: Exception) -> Tuple[str, Any]:

@@ -11,10 +11,11 @@ from mmcv.transforms import BaseTransform
 from mmengine.dataset import Compose
 
 from .broken_video import BrokenVideoError
+from .gated_decode import GatedVideoDecode
 
-# MMAction2's transforms that turn a container into frames (``imgs``).
-DECODERS = (DecordDecode, PyAVDecode, PIMSDecode, OpenCVDecode,
-            RawFrameDecode)
+# The transforms that turn a container into frames (``imgs``).
+DECODERS = (GatedVideoDecode, DecordDecode, PyAVDecode, PIMSDecode,
+            OpenCVDecode, RawFrameDecode)
 
 
 @TRANSFORMS.register_module()

@@ -27,6 +27,8 @@ import time
 from dataclasses import dataclass
 from typing import List, Optional, Sequence, Tuple
 
+from .video_gate import open_container
+
 VIDEO_EXTS = ('.mp4', '.m4v', '.mov', '.mkv', '.webm', '.avi', '.flv')
 # Muxer for names whose own container cannot hold H.264.
 _MUXER = {'.webm': 'matroska'}
@@ -144,11 +146,13 @@ def reencode(src: str, dst: str, short_side: int = 256, gop: int = 16,
     Raises:
         ValueError: No video stream, no decodable frame, or a frame count
             the output does not reproduce.
-        av.error.FFmpegError: The source cannot be read.
+        BrokenVideoError: The source is refused by the video gate (not an
+            allowed container) or FFmpeg cannot open it.
+        av.error.FFmpegError: The source cannot be decoded.
     """
     import av
     ext = osp.splitext(dst)[1].lower()
-    with av.open(src) as inp:
+    with open_container(src) as inp:
         if not inp.streams.video:
             raise ValueError('no video stream')
         stream = inp.streams.video[0]
@@ -180,7 +184,7 @@ def reencode(src: str, dst: str, short_side: int = 256, gop: int = 16,
             out.mux(enc.encode())
     if frames == 0:
         raise ValueError('no decodable video frame')
-    with av.open(dst) as check:
+    with open_container(dst) as check:
         written = check.streams.video[0].frames
     if written not in (0, frames):  # 0: a container without a frame count
         raise ValueError(f'wrote {frames} frames but the output holds '

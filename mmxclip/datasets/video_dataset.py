@@ -49,7 +49,7 @@ class RobustVideoDataset(VideoDataset):
     Behaviour for short videos is MMAction2's: samplers loop over the frames
     of a video shorter than the clip (a 1-frame video gives a clip of one
     repeated frame); ``min_frames`` turns that into an error instead.
-    Grayscale videos are decoded by decord as three equal RGB channels.
+    Grayscale videos are decoded as three equal RGB channels.
 
     Args:
         *args: As for :class:`mmaction.datasets.VideoDataset`.
@@ -81,8 +81,8 @@ class RobustVideoDataset(VideoDataset):
         if not add_frame_checks(self.pipeline, min_frames):
             if min_frames is not None:
                 raise ValueError(
-                    f'min_frames={min_frames} needs one of MMAction2\'s '
-                    'decoding transforms (DecordDecode, PyAVDecode, ...) in '
+                    f'min_frames={min_frames} needs a decoding transform '
+                    '(GatedVideoDecode, DecordDecode, PyAVDecode, ...) in '
                     'the pipeline')
             print_log('RobustVideoDataset: no MMAction2 decoding transform '
                       'in the pipeline; decoded frames are not checked',

@@ -38,9 +38,19 @@ _BMFF_BOXES = (b'ftyp', b'moov', b'mdat', b'wide', b'free', b'skip')
 _ASF_GUID = bytes.fromhex('3026b2758e66cf11a6d900aa0062ce6c')
 _TS_PACKET = 188
 PROBE_BYTES = 4096
+# FFmpeg's protocols (``ffmpeg -protocols``; PyAV does not list them): a
+# path starting 'NAME:' or 'NAME,options:' would select one.
+_PROTOCOLS = frozenset(
+    'async bluray cache concat concatf crypto data fd ffrtmpcrypt '
+    'ffrtmphttp file ftp gopher gophers hls http httpproxy https icecast '
+    'ipfs ipns md5 mmsh mmst pipe prompeg rtmp rtmpe rtmps rtmpt rtmpte '
+    'rtmpts rtp sctp sftp smb srt srtp subfile tcp tee tls udp udplite '
+    'unix zmq'.split())
 # The decode budget of videos opened in this thread (see decode_budget).
 _BUDGET = threading.local()
-DEFAULT_BUDGET = dict(base_s=10.0, per_mb_s=2.0)
+# Generous: it stops a decoder that never ends, not a slow machine (a raw
+# 10 s 1080p clip took 15 s on 2 cores shared by 8 jobs).
+DEFAULT_BUDGET = dict(base_s=60.0, per_mb_s=10.0)
 
 
 def sniff_container(head: bytes) -> Optional[str]:
@@ -108,8 +118,7 @@ def probe_container(video: Union[str, BinaryIO],
     """
     if isinstance(video, str):
         name = name or video
-        scheme = video.split(':', 1)[0]
-        if '://' in video or scheme in ('concat', 'subfile', 'pipe', 'data'):
+        if '://' in video or _protocol(video):
             raise BrokenVideoError(
                 None, name, 'only local files are read; URLs and FFmpeg '
                 'protocols are refused')
@@ -135,6 +144,15 @@ def probe_container(video: Union[str, BinaryIO],
     return kind
 
 
+def _protocol(path: str) -> Optional[str]:
+    """The FFmpeg protocol a path would select (``concat:``, ``subfile,,
+    start,0,end,0,,:``, ``pipe:`` ...), or None."""
+    scheme = path.split(':', 1)[0].split(',', 1)[0].lower()
+    if ':' in path and scheme in _PROTOCOLS:
+        return scheme
+    return None
+
+
 def open_container(video: Union[str, BinaryIO],
                    name: Optional[str] = None):
     """Open a video with PyAV after :func:`probe_container`, with FFmpeg
@@ -155,12 +173,18 @@ def open_container(video: Union[str, BinaryIO],
     name = name or (video if isinstance(video, str) else getattr(
         video, 'name', '<stream>'))
     try:
-        return av.open(video, format=kind,
+        # 'file:' + the absolute path: FFmpeg takes no protocol from a
+        # local name that merely looks like one ('a:b.mp4').
+        source = ('file:' + os.path.abspath(video)
+                  if isinstance(video, str) else video)
+        return av.open(source, format=kind,
                        options=dict(protocol_whitelist='file'))
     except (av.FFmpegError, OSError, ValueError) as err:
         raise BrokenVideoError(
-            None, name, f'FFmpeg cannot open it as {CONTAINERS[kind]} '
-            f'({type(err).__name__}: {err})') from err
+            None, name, f'FFmpeg cannot open it as {CONTAINERS[kind]}: '
+            'truncated, corrupt or an unsupported codec '
+            f'({type(err).__name__}: {getattr(err, "strerror", None) or err})'
+        ) from err
 
 
 class Deadline:

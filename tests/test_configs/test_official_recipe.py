@@ -263,7 +263,7 @@ def scaled(pipeline, short=36, size=32):
 
 def transforms_after_decoding(pipeline):
     names = [t['type'] for t in pipeline]
-    return pipeline[names.index('DecordDecode') + 1:names.index(
+    return pipeline[names.index('GatedVideoDecode') + 1:names.index(
         'FormatShape')]
 
 

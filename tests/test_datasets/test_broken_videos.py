@@ -91,12 +91,12 @@ def _dataset(root, names, pipeline='val', **kwargs):
 BROKEN = [
     ('missing', "video file not found"),
     ('zero', 'video file is empty (0 bytes); expected a video'),
-    ('truncated', 'DecordInit failed: not a readable video container '
-     '(truncated, empty, not a video, or an unsupported codec)'),
-    ('truncated_stream', 'failed: the video stream ends early '
-     '(truncated file)'),
-    ('text', 'DecordInit failed: not a readable video container'),
-    ('odd', 'DecordDecode failed: decord 0.6 mis-decodes this frame size'),
+    ('truncated', 'FFmpeg cannot open it as ISO base media (MP4, MOV, M4V, '
+     '3GP): truncated, corrupt or an unsupported codec'),
+    ('truncated_stream', 'the video stream ends after 8 of the 32 frames its '
+     'container lists (truncated file)'),
+    ('text', 'refused: the file is no known video container, not one of the '
+     'allowed video containers (ISO base media'),
 ]
 
 
@@ -114,8 +114,8 @@ def test_broken_video_names_sample_file_and_reason(videos, name, message):
 def test_frame_check_refuses_wrong_channels(videos, monkeypatch):
     """A decoder returning 4-channel frames (a decord quirk for some sizes)
     is an error, not a clip."""
-    from mmaction.datasets.transforms import DecordDecode
-    real = DecordDecode.transform
+    from mmxclip.datasets import GatedVideoDecode
+    real = GatedVideoDecode.transform
 
     def rgba(self, results):
         results = real(self, results)
@@ -123,7 +123,7 @@ def test_frame_check_refuses_wrong_channels(videos, monkeypatch):
                            for im in results['imgs']]
         return results
 
-    monkeypatch.setattr(DecordDecode, 'transform', rgba)
+    monkeypatch.setattr(GatedVideoDecode, 'transform', rgba)
     with pytest.raises(BrokenVideoError, match=r"sample 0 \('.*good.mp4'\): "
                        r'decoded frames have shapes \[\(32, 32, 4\)\], '
                        r'expected one \(H, W, 3\) shape'):
@@ -151,6 +151,19 @@ def test_grayscale_video_gives_three_equal_channels(videos):
     assert torch.equal(inputs[:, 0], inputs[:, 1])
     assert torch.equal(inputs[:, 1], inputs[:, 2])
     assert inputs.float().std() > 20  # real content, not a blank frame
+
+
+def test_odd_frame_size_decodes_at_its_size(videos):
+    """The 9x17 request (OpenCV writes 16x8), whose frames decord 0.6
+    returns with 6 channels (a broken video under DecordDecode), decodes
+    through the gated decoder at the stream's size."""
+    with av.open(str(videos / 'odd.mp4')) as c:
+        size = c.streams.video[0].height, c.streams.video[0].width
+    ds = _dataset(videos, ['odd'])
+    ds.pipeline.transforms = ds.pipeline.transforms[:4]  # up to the check
+    results = ds.pipeline(ds.get_data_info(0))
+    assert results['original_shape'] == size == (8, 16)
+    assert all(img.shape == (8, 16, 3) for img in results['imgs'])
 
 
 def test_very_large_frames_are_resized(videos):
@@ -204,7 +217,7 @@ def test_skip_broken_logs_and_replaces(videos):
     assert skipped[0]['path'] == str(videos / 'text.mp4')
     assert data['data_samples'].gt_label.item() == 1  # the good video
     assert any(m.startswith("skip_broken: skipping sample 0 ('") and
-               'text.mp4' in m and 'not a readable video container' in m
+               'text.mp4' in m and 'no known video container' in m
                for m in handler.messages)
     assert SKIPPED_KEY not in ds[1]['data_samples'].metainfo
 

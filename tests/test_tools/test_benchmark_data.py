@@ -55,3 +55,16 @@ def test_quick_run_prints_every_pipeline_with_numbers(tmp_path):
                       'test': (12, 3, 8, 224, 224)}
     assert 'DIFFERENT' not in text and 'load average' in text
     assert osp.isfile(tmp_path / 'prepared_256' / 'quick.mp4')
+
+
+def test_profile_prints_functions_and_the_gate_share(tmp_path):
+    out = io.StringIO()
+    benchmark_data.main(['--quick', '--pipelines', 'val', '--work-dir',
+                         str(tmp_path), '--profile', '5'], out=out)
+    text = out.getvalue()
+    assert 'Ordered by: internal time' in text
+    assert 'List reduced from' in text and 'to 5 due to restriction' in text
+    line = [ln for ln in text.splitlines()
+            if ln.startswith('the gate per sample of quick.mp4: probe ')]
+    assert len(line) == 1 and 'deadline checks x' in line[0]
+    assert line[0].endswith('%)')

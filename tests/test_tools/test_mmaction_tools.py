@@ -182,8 +182,8 @@ def test_browse_dataset_pipeline_swap(toy, tmp_path):
                                              steps)
     item = dataset[0]
     assert [s['name'] for s in steps] == [
-        'DecordDecode', 'CheckDecodedFrames', 'RandomResizedCrop', 'Resize',
-        'RandomApply']
+        'GatedVideoDecode', 'CheckDecodedFrames', 'RandomResizedCrop',
+        'Resize', 'RandomApply']
     assert np.shape(steps[0]['imgs']) == (8, 32, 32, 3)
     assert tuple(item['inputs'].shape) == (1, 3, 8, 32, 32)
     grid = browse.make_grid([s['imgs'] for s in steps],
@@ -202,5 +202,5 @@ def test_browse_dataset_pipeline_swap(toy, tmp_path):
     dataset.get_data_info = lambda idx: dict(
         filename=str(broken), label=0, start_index=0, modality='RGB')
     with pytest.raises(BrokenVideoError, match=r"sample 3 \('.*broken.mp4'\)"
-                       r': DecordInit failed: not a readable video'):
+                       r': refused: the file is no known video container'):
         dataset[3]

@@ -7,6 +7,7 @@ import os
 import os.path as osp
 import subprocess
 import sys
+import time
 
 import av
 import cv2
@@ -15,6 +16,7 @@ import pytest
 import torch
 from helpers import ROOT
 from helpers.hf_reference import CLASS_NAMES, random_hf_model
+from helpers.hostile_videos import TS_FIXTURE, WatchedFifo, hls_playlist
 from helpers.weight_files import converted_tiny_xclip, load_tool, write_video
 from mmengine.config import Config
 from mmengine.dataset import Compose
@@ -113,10 +115,11 @@ def bad_videos(workspace):
         'missing': (osp.join(bad, 'missing.mp4'), 'video file not found'),
         'empty': (osp.join(bad, 'empty.mp4'), 'video file is empty'),
         'text': (osp.join(bad, 'text.mp4'),
-                 'not a readable video container'),
+                 'refused: the file is no known video container'),
         'audio': (osp.join(bad, 'audio.mp4'), 'the file has no video stream'),
         'truncated': (osp.join(bad, 'truncated.mp4'),
-                      'not a readable video container (truncated'),
+                      'FFmpeg cannot open it as ISO base media (MP4, MOV, '
+                      'M4V, 3GP): truncated'),
     }
 
 
@@ -191,9 +194,8 @@ def test_zero_shot_pictures_have_unique_names(workspace, tmp_path):
 def test_zero_shot_picture_shows_the_frames_the_model_saw(workspace,
                                                           monkeypatch):
     """The pictured frames are the test pipeline's sampler output (here 2
-    clips of 4 frames of a 16-frame video), decoded as DecordDecode does;
-    the old re-derivation (segment middles) was 1-2 frames off."""
-    import decord
+    clips of 4 frames of a 16-frame video), the frames of a sequential
+    decode; the old re-derivation (segment middles) was 1-2 frames off."""
     from mmengine.dataset import Compose
     _, videos, ckpt = workspace
     tool = load_tool('zero_shot.py')
@@ -212,9 +214,58 @@ def test_zero_shot_picture_shows_the_frames_the_model_saw(workspace,
                                   np.stack(sampled['imgs']))
     segment_middles = (np.arange(4) * 4 + 2).tolist()
     assert segment_middles not in result.frame_inds.tolist()
-    reader = decord.VideoReader(videos[2])
+    with av.open(videos[2]) as c:
+        every = [f.to_ndarray(format='rgb24') for f in c.decode(video=0)]
     np.testing.assert_array_equal(
-        frames[0], reader.get_batch(result.frame_inds[0]).asnumpy())
+        frames[0], np.stack([every[i] for i in result.frame_inds[0]]))
+
+
+def test_zero_shot_ranks_the_ts_fixture_and_refuses_a_playlist(
+        workspace, tmp_path, capsys):
+    """The MPEG-TS remux that decord loops on is ranked within seconds,
+    an HLS playlist named innocent.mp4 is refused naming the file without
+    the file it names being opened, and the video after both is ranked."""
+    _, videos, ckpt = workspace
+    with open(TS_FIXTURE, 'rb') as f:
+        segment = WatchedFifo(str(tmp_path / 'seg.ts'), f.read())
+    playlist = hls_playlist(str(tmp_path / 'innocent.mp4'), 'seg.ts')
+    tool = load_tool('zero_shot.py')
+    start = time.monotonic()
+    code = tool.main([TS_FIXTURE, playlist, videos[0], '--checkpoint', ckpt,
+                      '--labels', 'a dog,cooking pasta', '--topk', '1'])
+    seconds = time.monotonic() - start
+    out, err = capsys.readouterr()
+    assert not segment.close()
+    assert code == 1 and seconds < 60
+    assert out.count('  rank  label') == 2
+    assert TS_FIXTURE in out and videos[0] in out
+    assert f"failed: '{playlist}': refused: the file is an HLS/M3U " \
+        'playlist' in err
+
+
+def test_zero_shot_video_over_its_budget_fails_and_the_next_is_ranked(
+        workspace, monkeypatch, capsys):
+    """--decode-budget 2.5 0 with a clock advancing 10 ms per packet
+    check: the 300-packet fixture is over its budget, the 16-frame video
+    after it is not."""
+    from mmxclip.datasets import video_gate
+
+    class FastClock:
+        now = 0.0
+
+        def monotonic(self):
+            self.now += 0.01
+            return self.now
+
+    _, videos, ckpt = workspace
+    monkeypatch.setattr(video_gate, 'time', FastClock())
+    tool = load_tool('zero_shot.py')
+    code = tool.main([TS_FIXTURE, videos[0], '--checkpoint', ckpt,
+                      '--labels', 'a,b', '--decode-budget', '2.5', '0'])
+    out, err = capsys.readouterr()
+    assert code == 1 and out.count('  rank  label') == 1
+    assert f"failed: '{TS_FIXTURE}': decoding took longer than its time " \
+        'budget of 2.5 s' in err
 
 
 @pytest.mark.parametrize('args,message', [

@@ -14,7 +14,10 @@ train / val / test pipeline through the real dataset class
 * ``N workers``: a torch ``DataLoader`` with N worker processes.
 
 Each row checks that raw and prepared give clips of the same shape. The
-clips are cached in ``--work-dir``. Examples::
+clips are cached in ``--work-dir``. ``--profile N`` then profiles the
+prepared clip's samples (cProfile, the N functions of most own time) and
+times the video gate's share: the container probe and the deadline checks
+against the whole sample. Examples::
 
     python tools/analysis/benchmark_data.py          # B/16 8f, all pipelines
     python tools/analysis/benchmark_data.py --pipelines train \
@@ -23,13 +26,16 @@ clips are cached in ``--work-dir``. Examples::
     python tools/analysis/benchmark_data.py --pipelines train --sizes 1080p \
         --workers 1 2 4
     python tools/analysis/benchmark_data.py --quick  # tiny clips, seconds
+    python tools/analysis/benchmark_data.py --pipelines train \
+        --sizes 1080p --profile 15
 """
 import argparse
+import contextlib
 import os
 import os.path as osp
 import sys
 import time
-from typing import Dict, List, Optional, Sequence, TextIO, Tuple
+from typing import Dict, Iterator, List, Optional, Sequence, TextIO, Tuple
 
 import numpy as np
 
@@ -120,18 +126,75 @@ def build_dataset(video: str, pipeline: Sequence[dict], repeats: int,
         pipeline=list(pipeline), test_mode=test_mode))
 
 
-def time_in_process(dataset, videos: int) -> Tuple[float, tuple]:
-    """Videos/s of ``dataset[i]`` on one core, and the clip shape."""
+@contextlib.contextmanager
+def one_core() -> Iterator[None]:
+    """This process pinned to one core inside the block."""
     cores = os.sched_getaffinity(0)
     os.sched_setaffinity(0, {min(cores)})
     try:
+        yield
+    finally:
+        os.sched_setaffinity(0, cores)
+
+
+def time_in_process(dataset, videos: int) -> Tuple[float, tuple]:
+    """Videos/s of ``dataset[i]`` on one core, and the clip shape."""
+    with one_core():
         shape = tuple(dataset[0]['inputs'].shape)  # warm-up
         start = time.perf_counter()
         for i in range(videos):
             dataset[i]
         return videos / (time.perf_counter() - start), shape
+
+
+def profile(dataset, videos: int, top: int, out: TextIO) -> None:
+    """cProfile of ``videos`` samples on one core (the ``top`` functions by
+    own time), then the video gate's cost per sample: its container probe
+    and its deadline checks, against the whole sample."""
+    import cProfile
+    import pstats
+
+    from mmxclip.datasets import video_gate
+    prof = cProfile.Profile()
+    with one_core():
+        dataset[0]  # warm-up
+        start = time.perf_counter()
+        for i in range(videos):
+            dataset[i]
+        sample = (time.perf_counter() - start) / videos
+        prof.enable()
+        for i in range(videos):
+            dataset[i]
+        prof.disable()
+        pstats.Stats(prof, stream=out).sort_stats('tottime').print_stats(top)
+        path = dataset.get_data_info(0)['filename']
+        start = time.perf_counter()
+        for _ in range(100):
+            video_gate.probe_container(path)
+        probe = (time.perf_counter() - start) / 100
+        deadline = video_gate.Deadline(path, osp.getsize(path))
+        start = time.perf_counter()
+        for _ in range(10000):
+            deadline.check()
+        check = (time.perf_counter() - start) / 10000
+    calls = [0]
+    real = video_gate.Deadline.check
+
+    def counting(self):
+        calls[0] += 1
+        real(self)
+
+    video_gate.Deadline.check = counting
+    try:
+        dataset[0]
     finally:
-        os.sched_setaffinity(0, cores)
+        video_gate.Deadline.check = real
+    gate = probe + calls[0] * check
+    print(f'\nthe gate per sample of {osp.basename(path)}: probe '
+          f'{probe * 1e3:.3f} ms + {calls[0]} deadline checks x '
+          f'{check * 1e6:.2f} us = {gate * 1e3:.2f} ms of a '
+          f'{sample * 1e3:.1f} ms sample ({100 * gate / sample:.1f} %)',
+          file=out)
 
 
 def time_loader(dataset, videos: int, workers: int) -> float:
@@ -245,6 +308,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         help='where the clips are cached')
     parser.add_argument('--quick', action='store_true',
                         help='tiny 2 s clips, 2 videos: checks the tool')
+    parser.add_argument('--profile', type=int, metavar='N',
+                        help="then profile the first row's prepared clip "
+                        "(N functions) and time the video gate's share")
     return parser.parse_args(argv)
 
 
@@ -265,6 +331,17 @@ def main(argv: Optional[Sequence[str]] = None,
     print(format_table(rows), file=out)
     print(f'\n{os.cpu_count()} cores, load average {load[0]:.2f} / '
           f'{load[1]:.2f} / {load[2]:.2f} (1 / 5 / 15 min)', file=out)
+    if args.profile:
+        from mmengine.config import Config
+        config, pipe, size = args.configs[0], args.pipelines[0], next(
+            iter(sizes))
+        pipeline = Config.fromfile(config)[f'{pipe}_pipeline']
+        side = pipeline_short_side(pipeline)
+        clip = prepare_clips(args.work_dir, {size: sizes[size]}, [side],
+                             seconds)[size][side]
+        ann_dir = osp.join(args.work_dir, 'ann')
+        profile(build_dataset(clip, pipeline, videos, pipe != 'train',
+                              ann_dir), videos, args.profile, out)
     return rows
 
 

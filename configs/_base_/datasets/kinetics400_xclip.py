@@ -8,6 +8,10 @@
 # Sampling as the official code: one frame from each of 8 equal segments
 # (the offsets of SampleFrames(clip_len=1, num_clips=8)) as one clip of 8
 # frames ((1, 3, 8, H, W) after FormatShape).
+# Decoding through mmxclip's video gate (docs/video_gate.md): the container
+# checked against an allowlist, PyAV with exact frame indices (as
+# DecordDecode's) and a per-video time budget; DecordInit / DecordDecode
+# still work for the other containers.
 # MMAction2's VideoDataset that names a broken video (sample index, file,
 # failing step) instead of a bare decoder error; for long runs add
 # skip_broken=True to the training dataset to log and replace broken videos.
@@ -19,9 +23,9 @@ ann_file_val = 'data/kinetics400/kinetics400_val_list_videos.txt'
 ann_file_test = 'data/kinetics400/kinetics400_val_list_videos.txt'
 
 train_pipeline = [
-    dict(type='DecordInit'),
+    dict(type='GatedVideoInit'),
     dict(type='SegmentSampleFrames', num_segments=8),
-    dict(type='DecordDecode'),
+    dict(type='GatedVideoDecode'),
     dict(type='Resize', scale=(-1, 256)),
     dict(
         type='MultiScaleCrop',
@@ -50,9 +54,9 @@ train_pipeline = [
 # (a text config cannot call it); tests/test_configs/test_every_config.py checks that these
 # two are its 1-view and 4 x 3-view pipelines.
 val_pipeline = [
-    dict(type='DecordInit'),
+    dict(type='GatedVideoInit'),
     dict(type='SegmentSampleFrames', num_segments=8, test_mode=True),
-    dict(type='DecordDecode'),
+    dict(type='GatedVideoDecode'),
     dict(type='Resize', scale=(-1, 256)),
     dict(type='CenterCrop', crop_size=224),
     dict(type='FormatShape', input_format='NCTHW'),
@@ -66,9 +70,9 @@ val_pipeline = [
 #   --cfg-options test_dataloader.dataset.pipeline.1.test_mode=True \
 #       test_dataloader.dataset.pipeline.1.seed=None
 test_pipeline = [
-    dict(type='DecordInit'),
+    dict(type='GatedVideoInit'),
     dict(type='SegmentSampleFrames', num_segments=8, num_views=4, seed=0),
-    dict(type='DecordDecode'),
+    dict(type='GatedVideoDecode'),
     dict(type='Resize', scale=(-1, 224)),
     dict(type='ThreeCrop', crop_size=224),
     dict(type='FormatShape', input_format='NCTHW'),
