@@ -194,3 +194,32 @@ def test_metafile_holds_every_config_of_the_readme_results():
                 linked.add(f'configs/few_shot/xclip_b16_32f_few_shot_'
                            f'{dataset}_k{k}.py')
     assert len(linked) == len(in_meta) and linked == in_meta
+
+
+TEST_REF = re.compile(r'`(tests/[\w/]+\.py)?::(\w+)(?:\[[^\]]*\])?`')
+
+
+def missing_tests(text: str) -> list:
+    """``path::name`` references (``::name`` continues the last path) whose
+    test function does not exist."""
+    missing, path = [], None
+    for ref_path, name in TEST_REF.findall(text):
+        path = ref_path or path
+        full = osp.join(ROOT, path) if path else ''
+        if not osp.isfile(full) or f'def {name}(' not in read(full):
+            missing.append(f'{path}::{name}')
+    return missing
+
+
+@pytest.mark.parametrize('page', PAGES, ids=lambda p: osp.relpath(p, ROOT))
+def test_every_named_test_exists(page):
+    """The threat model, reliability and testing pages name the test behind
+    each promise; each must exist."""
+    assert missing_tests(read(page)) == []
+
+
+def test_a_named_test_that_does_not_exist_is_found():
+    text = ('`tests/test_docs.py::test_every_named_test_exists`, '
+            '`::no_such_test`, `tests/nowhere.py::x`')
+    assert missing_tests(text) == ['tests/test_docs.py::no_such_test',
+                                   'tests/nowhere.py::x']

@@ -62,7 +62,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from torch import nn
 
 from ..datasets import BrokenVideoError
-from ..datasets.video_gate import (DEFAULT_BUDGET, Deadline, decode_budget,
+from ..datasets.video_gate import (DEFAULT_BUDGET, decode_budget,
                                    probe_container)
 from ..models.heads import load_class_names
 from .inference import read_frames, recognize
@@ -479,12 +479,9 @@ class ZeroShotDemo:
             options['num_clips'], options['num_crops'])
         result = recognize(model, video,
                            topk=min(options['topk'], len(labels)))
-        # Decoders that go through the gate check the budget between
-        # packets; the decode of the frames shown is also checked here when
-        # it ends (decord does not check it).
-        deadline = Deadline(name, osp.getsize(video))
+        # read_frames decodes through the gate, which checks the budget
+        # between packets, as recognize's pipeline does.
         frames = read_frames(video, result.frame_inds[:1])[0]
-        deadline.check()
         return dict(
             labels=[label for label, _ in result.ranking],
             scores=[score for _, score in result.ranking],
