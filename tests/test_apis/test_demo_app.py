@@ -466,7 +466,7 @@ LONG_LABEL = 'a ' + 'very ' * 80 + 'long label'
     (body(part(b'name="labels"; filename="labels.txt"', b'a,b')), FORM, 400,
      'labels must be a text field, not a file'),
     (body(part(b'name="labels"', LONG_LABEL.encode())), FORM, 400,
-     'tokens, more than the context length 77'),
+     "tokens, more than CLIP's context length 77"),
     (b'this is not multipart at all', FORM, 400,
      'malformed multipart body'),
     (body(part(b'name="labels"', b'a,b'))[:-10], FORM, 400,

@@ -293,7 +293,7 @@ def test_name_or_text_over_77_tokens(tmp_path, video, capsys):
     long = '_'.join(['a'] * 80)
     src = make_src(tmp_path, video, ['short', long])
     err = refused(src, tmp_path / 'out', capsys)
-    assert f"class {long.replace('_', ' ')!r}" in err and '77' in err
+    assert f"class name {long.replace('_', ' ')!r}" in err and '77' in err
     src2 = make_src(tmp_path / 'x', video, ['a', 'b'])
     texts = tmp_path / 'texts.yaml'
     texts.write_text('a: [an a, "' + ' '.join(['word'] * 80) + '"]\n')

@@ -128,10 +128,10 @@ def load_class_texts(source: Union[None, str, Mapping[str, Sequence[str]]],
                                  f'{text!r}; expected a non-blank str')
             n = count_tokens(text)
             if n > context_length:
-                raise ValueError(
-                    f'{where}: class {name!r}: text {text!r} has {n} '
-                    f"tokens, more than CLIP's context length "
-                    f'{context_length}')
+                what = (f'{where}: class {name!r}: text {text!r}'
+                        if name in given else f'class name {name!r}')
+                raise ValueError(f"{what} has {n} tokens, more than CLIP's "
+                                 f'context length {context_length}')
             key = normalize(text)
             if key in owner:
                 raise ValueError(
