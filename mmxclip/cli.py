@@ -23,6 +23,8 @@ import torch
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
+from .models.precision import PRECISIONS
+
 
 def add_common_args(parser: argparse.ArgumentParser) -> None:
     """Add the arguments both tools take, as MMAction2's tools spell them.
@@ -240,6 +242,23 @@ def add_model_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--num-crops', type=int, default=1, choices=(1, 3),
                         help='spatial views per clip')
     parser.add_argument('--device', default='cpu')
+    add_precision_arg(parser)
+
+
+def add_precision_arg(parser: argparse.ArgumentParser,
+                      choices: Sequence[str] = PRECISIONS) -> None:
+    """``--precision`` of an inference tool, ``auto`` by default
+    (:mod:`mmxclip.models.precision`).
+
+    Args:
+        parser: The tool's parser (or sub-command parser).
+        choices: The precisions the tool supports.
+    """
+    parser.add_argument(
+        '--precision', default='auto', choices=choices,
+        help='inference numerics of the linear layers (default auto: bf16 '
+        'where the CPU has AMX or avx512_bf16, else fp32; see '
+        'docs/precision.md)')
 
 
 def add_video_args(parser: argparse.ArgumentParser) -> None:

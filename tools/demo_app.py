@@ -16,6 +16,8 @@ python-multipart). ``POST /api/zero_shot`` answers scripts too, e.g.
 import argparse
 from typing import Optional, Sequence
 
+from mmxclip.cli import add_precision_arg
+
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     """Parse the command line."""
@@ -27,6 +29,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         'only)')
     parser.add_argument('--port', type=int, default=7860)
     parser.add_argument('--device', default='cpu')
+    add_precision_arg(parser)
     parser.add_argument('--max-upload-mb', type=float, default=100,
                         help='largest accepted video, in MiB')
     return parser.parse_args(argv)
@@ -41,7 +44,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     from mmxclip.apis.demo_app import create_app
 
     # Any labels will do here: every request brings its own.
-    model = init_xclip(args.checkpoint, ['placeholder'], args.device)
+    model = init_xclip(args.checkpoint, ['placeholder'], args.device,
+                       dtype=args.precision)
     app = create_app(model, args.max_upload_mb)
     print(f'serving http://{args.host}:{args.port}', flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level='info')

@@ -11,7 +11,8 @@ video that cannot be read is reported on stderr with its path and what is
 wrong, and the run goes on; the exit status is 1 if any video failed. The
 checkpoint may be any format :func:`mmxclip.apis.init_xclip` reads;
 ``--num-frames T`` runs it at T frames per clip (MIT's temporal table
-interpolated).
+interpolated); ``--precision`` (default ``auto``) picks the numerics
+(docs/precision.md).
 """
 import argparse
 import os
@@ -97,7 +98,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """Rank the labels for each video; the exit status (1: some failed)."""
     args = parse_args(argv)
     model = init_xclip(args.checkpoint, args.labels, args.device,
-                       args.num_clips, args.num_crops, args.num_frames)
+                       args.num_clips, args.num_crops, args.num_frames,
+                       args.precision)
     pictures = (mirrored_paths(args.videos, args.out_dir, '.png')
                 if args.out_dir else [None] * len(args.videos))
     # The bar goes to stderr, so stdout holds exactly the tables.

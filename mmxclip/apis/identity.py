@@ -6,10 +6,18 @@ must never be mixed with it, nor scored by another model's text side.
 """
 import hashlib
 import json
-from typing import Any, Dict
+from typing import Any, Dict, Optional
 
 import torch
 from torch import nn
+
+from ..models.precision import model_precision
+
+# What decides a model's features: files and indexes made with another value
+# of any of these are refused. Files from before precisions existed hold
+# float32 features.
+IDENTITY_KEYS = ('fingerprint', 'precision', 'test_pipeline')
+_BEFORE = dict(precision='fp32')
 
 
 def model_fingerprint(model: nn.Module) -> str:
@@ -17,7 +25,9 @@ def model_fingerprint(model: nn.Module) -> str:
 
     Cached on the model while no tensor is replaced or changed in place
     (keyed on storage and version, as the head's text cache is): a B/16
-    hashes in about a second.
+    hashes in about a second. A model given another precision
+    (:func:`~mmxclip.models.precision.apply_precision`) keeps the
+    fingerprint of its float32 weights, the weights file's.
 
     Args:
         model: Any module.
@@ -25,6 +35,8 @@ def model_fingerprint(model: nn.Module) -> str:
     Returns:
         str: 64 hex digits.
     """
+    if hasattr(model, 'weights_fingerprint'):
+        return model.weights_fingerprint
     state = model.state_dict(keep_vars=True)
     key = tuple((k, t.data_ptr(), t._version) for k, t in state.items())
     cached = getattr(model, '_mmxclip_fingerprint', None)
@@ -46,7 +58,8 @@ def model_identity(model: nn.Module) -> Dict[str, Any]:
         model: An :class:`XCLIPRecognizer` with ``cfg`` (:func:`init_xclip`).
 
     Returns:
-        dict: ``fingerprint`` (:func:`model_fingerprint`) and
+        dict: ``fingerprint`` (:func:`model_fingerprint`), ``precision``
+        (:func:`~mmxclip.models.precision.model_precision`) and
         ``test_pipeline`` (frames and views sampled, crops), which decide
         the features; ``architecture`` (frames T, embed dim E, resolution,
         patch size) for people reading it.
@@ -55,9 +68,26 @@ def model_identity(model: nn.Module) -> Dict[str, Any]:
     neck = getattr(model, 'neck', None)
     return dict(
         fingerprint=model_fingerprint(model),
+        precision=model_precision(model),
         test_pipeline=json.loads(json.dumps(list(model.cfg.test_pipeline))),
         architecture=dict(
             num_frames=getattr(neck, 'num_frames', None),
             embed_dim=backbone.output_dim,
             input_resolution=backbone.input_resolution,
             patch_size=backbone.patch_size))
+
+
+def recorded(identity: Dict[str, Any], key: str) -> Any:
+    """``identity[key]`` as recorded, ``precision`` ``'fp32'`` in records
+    from before precisions existed."""
+    return identity.get(key, _BEFORE.get(key))
+
+
+def identity_mismatch(theirs: Dict[str, Any],
+                      mine: Dict[str, Any]) -> Optional[str]:
+    """The first of :data:`IDENTITY_KEYS` on which a recorded identity
+    (``theirs``) and a model's (``mine``) differ; None when they agree."""
+    for key in IDENTITY_KEYS:
+        if recorded(theirs, key) != mine[key]:
+            return key
+    return None

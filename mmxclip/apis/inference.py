@@ -18,6 +18,7 @@ from mmengine.logging import MMLogger
 from mmengine.registry import init_default_scope
 from torch import nn
 
+from ..models.precision import apply_precision
 from ..weights import (XCLIP_ONLY, ConfigTextError, Weights, check_state_dict,
                        parse_config_text, read_weights)
 from .pipeline import inference_pipeline, load_video, test_pipeline
@@ -133,7 +134,8 @@ def init_xclip(checkpoint: str,
                device: Union[str, torch.device] = 'cpu',
                num_clips: int = 1,
                num_crops: int = 1,
-               num_frames: Optional[int] = None) -> nn.Module:
+               num_frames: Optional[int] = None,
+               dtype: str = 'fp32') -> nn.Module:
     """A ready :class:`XCLIPRecognizer` in eval mode from any weight file.
 
     The format (OpenAI TorchScript archive, CLIP / open_clip state dict,
@@ -153,6 +155,9 @@ def init_xclip(checkpoint: str,
             trained for. MIT's temporal table is interpolated to T'
             (:class:`~mmxclip.models.MITNeck`); the test pipeline samples
             T' frames.
+        dtype: The inference precision, ``'fp32'``, ``'bf16'``, ``'int8'``
+            or ``'auto'`` (:func:`~mmxclip.models.precision.apply_precision`;
+            the tools default to ``'auto'``).
 
     Returns:
         nn.Module: The recognizer, eval mode, on ``device``.
@@ -173,7 +178,9 @@ def init_xclip(checkpoint: str,
         test_pipeline=test_pipeline(num_frames or model.neck.num_frames,
                                     backbone.input_resolution, num_clips,
                                     num_crops)))
-    return model.to(device).eval()
+    model.to(device).eval()
+    apply_precision(model, dtype)
+    return model
 
 
 class Recognition(NamedTuple):

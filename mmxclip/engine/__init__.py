@@ -10,6 +10,7 @@ from .finite_loss_hook import FiniteLossHook
 from .fsdp import (XCLIPFullyShardedDataParallel, fix_fsdp_optim_resume,
                    register_fsdp_modules, xclip_fsdp_wrap_policy)
 from .label_check_hook import CheckLabelsHook
+from .precision_loop import PrecisionTestLoop
 from .resume import resumable_checkpoint
 from .runner import SafeRunner
 from .schedulers import TimmCosineLR
@@ -21,7 +22,7 @@ from .work_dir_lock import WorkDirBusyError, WorkDirLock
 __all__ = [
     'AtomicLocalBackend', 'atomic_open_in', 'atomic_write',
     'register_atomic_local_backend', 'CheckLabelsHook', 'ExactResumeHook',
-    'FiniteLossHook', 'SafeCheckpointHook', 'SafeRunner',
+    'FiniteLossHook', 'PrecisionTestLoop', 'SafeCheckpointHook', 'SafeRunner',
     'SkippedSamplesHook', 'TimmCosineLR', 'WorkDirBusyError', 'WorkDirLock',
     'XCLIPFullyShardedDataParallel', 'fix_deepspeed', 'fix_fsdp_optim_resume',
     'get_rng_state', 'register_fsdp_modules', 'resumable_checkpoint',

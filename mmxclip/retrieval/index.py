@@ -6,9 +6,10 @@ kept. Layout (nothing in it can run: JSON and ``.npy`` read with
 ``allow_pickle=False``)::
 
     IDX/index.json              format, version, the model (checkpoint,
-                                frames, views, state-dict sha256, test
-                                pipeline), sizes V, N, E, the token dtype,
-                                the committed shards and their counts
+                                frames, views, float32 state-dict sha256,
+                                precision, test pipeline), sizes V, N,
+                                E, the token dtype, the committed shards
+                                and their counts
     IDX/shard-000000/video.npy  (M, V, E) float32, view embeddings
     IDX/shard-000000/visual.npy (M, V, N, E) float16 (or float32), visual
                                 tokens, memory-mapped when searched
@@ -35,9 +36,10 @@ from mmengine.logging import MMLogger
 from torch import nn
 
 from ..apis.features import VideoFeatures, run_videos
-from ..apis.identity import model_identity
+from ..apis.identity import identity_mismatch, model_identity, recorded
 from ..engine.atomic_io import atomic_write
 from ..engine.work_dir_lock import WorkDirLock
+from ..models.precision import PRECISIONS
 
 FORMAT = 'mmxclip-video-index'
 VERSION = 1
@@ -75,6 +77,10 @@ class VideoIndex:
                              'index.json')
         if info.get('visual_dtype') not in DTYPES:
             raise ValueError(f'{path}: visual_dtype must be one of {DTYPES}')
+        if not isinstance(info.get('model'), dict) or \
+                self.precision not in PRECISIONS[1:]:
+            raise ValueError(f'{path}: model.precision must be one of '
+                             f'{PRECISIONS[1:]}')
         self.visual, self.video, self.paths = [], [], []
         for shard in info.get('shards', []):
             self._open_shard(shard)
@@ -124,20 +130,28 @@ class VideoIndex:
         ``num_clips``, ``num_crops`` and :func:`model_identity`."""
         return self.info['model']
 
+    @property
+    def precision(self) -> str:
+        """The precision the videos were encoded in: queries run in it."""
+        return recorded(self.model, 'precision')
+
     def check_model(self, model: nn.Module) -> None:
-        """Refuse a model other than the one that made the index.
+        """Refuse a model other than the one that made the index, or the
+        same weights at another precision (the texts' side of a score is
+        computed in the precision the videos' side was).
 
         Raises:
-            ValueError: Another state dict or test pipeline, both named.
+            ValueError: Another state dict, precision or test pipeline,
+                both named.
         """
         mine = model_identity(model)
-        for key in ('fingerprint', 'test_pipeline'):
-            if mine[key] != self.model[key]:
-                raise ValueError(
-                    f'{self.root} was made by {self.model["checkpoint"]} '
-                    f'({key} {json.dumps(self.model[key])[:80]}); this model '
-                    f'has {json.dumps(mine[key])[:80]}. Query it with the '
-                    'model that made it')
+        key = identity_mismatch(self.model, mine)
+        if key is not None:
+            raise ValueError(
+                f'{self.root} was made by {self.model["checkpoint"]} '
+                f'({key} {json.dumps(recorded(self.model, key))[:80]}); '
+                f'this model has {json.dumps(mine[key])[:80]}. Query it '
+                'with the model that made it')
 
     @classmethod
     def create(cls, root: str, model: nn.Module, checkpoint: str,
