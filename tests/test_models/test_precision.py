@@ -227,3 +227,22 @@ def test_an_index_from_before_precisions_is_fp32(files, tmp_path):
         with pytest.raises(ValueError, match='index.json: model.precision '
                            'must be one of'):
             VideoIndex(str(tmp_path / 'idx'))
+
+
+def test_the_tools_pass_their_precision_on(files, tmp_path, capsys):
+    _, ckpt, videos = files
+    zero_shot = load_tool('zero_shot.py')
+    assert zero_shot.main([videos[0], '--checkpoint', ckpt, '--labels',
+                           ','.join(LABELS), '--precision', 'int8']) == 0
+    assert 'probability' in capsys.readouterr().out
+    out = tmp_path / 'feats'
+    extract = load_tool('extract_features.py')
+    assert extract.main([videos[0], '--checkpoint', ckpt, '--out-dir',
+                         str(out), '--precision', 'bf16']) == 0
+    from mmxclip.apis.feature_files import read_header
+    header = read_header(str(out / 'v0.mp4.safetensors'))
+    assert header['model']['precision'] == 'bf16'
+    # the same folder in another precision: refused per file, not mixed
+    assert extract.main([videos[0], '--checkpoint', ckpt, '--out-dir',
+                         str(out), '--precision', 'fp32']) == 1
+    assert 'another precision' in capsys.readouterr().err
