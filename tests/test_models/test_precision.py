@@ -14,7 +14,7 @@ from helpers.weight_files import load_tool, write_video
 import mmxclip.models.precision as precision_module
 from mmxclip.apis import (apply_precision, init_xclip, model_identity,
                           model_precision, recognize, run_videos)
-from mmxclip.apis.feature_files import is_done, save_features
+from mmxclip.apis.feature_files import is_done, read_header, save_features
 from mmxclip.models import resolve_precision
 from mmxclip.retrieval import VideoIndex, index_model, score_videos
 
@@ -239,7 +239,6 @@ def test_the_tools_pass_their_precision_on(files, tmp_path, capsys):
     extract = load_tool('extract_features.py')
     assert extract.main([videos[0], '--checkpoint', ckpt, '--out-dir',
                          str(out), '--precision', 'bf16']) == 0
-    from mmxclip.apis.feature_files import read_header
     header = read_header(str(out / 'v0.mp4.safetensors'))
     assert header['model']['precision'] == 'bf16'
     # the same folder in another precision: refused per file, not mixed
