@@ -27,6 +27,7 @@ from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 from .datasets.video_gate import DEFAULT_BUDGET
+from .models.precision import PRECISIONS
 
 
 def add_common_args(parser: argparse.ArgumentParser) -> None:
@@ -305,6 +306,23 @@ def add_model_args(parser: argparse.ArgumentParser) -> None:
         metavar=('BASE_S', 'PER_MB_S'),
         help='seconds a video may take to decode, plus seconds per MiB of '
         'file; a video over its budget fails (default: %(default)s)')
+    add_precision_arg(parser)
+
+
+def add_precision_arg(parser: argparse.ArgumentParser,
+                      choices: Sequence[str] = PRECISIONS) -> None:
+    """``--precision`` of an inference tool, ``auto`` by default
+    (:mod:`mmxclip.models.precision`).
+
+    Args:
+        parser: The tool's parser (or sub-command parser).
+        choices: The precisions the tool supports.
+    """
+    parser.add_argument(
+        '--precision', default='auto', choices=choices,
+        help='inference numerics of the linear layers (default auto: bf16 '
+        'where the CPU has AMX or avx512_bf16, else fp32; see '
+        'docs/precision.md)')
 
 
 def add_video_args(parser: argparse.ArgumentParser) -> None:

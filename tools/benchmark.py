@@ -19,8 +19,13 @@ allocator caches).
 
 On CUDA the notes also give each eval row's share of the bf16 matrix-product
 rate measured in the same run, from the GFLOPs per view that
-``tools/analysis/get_flops.py`` counts (the FLOPs table is that tool's). What
-the benchmark once checked besides speed are tests now: activation
+``tools/analysis/get_flops.py`` counts (the FLOPs table is that tool's).
+On the CPU there is one row per inference precision (``--precisions``,
+:mod:`mmxclip.models.precision`; HF runs the same numerics: bf16 under
+autocast, int8 through ``quantize_dynamic`` of its ``nn.Linear``), and the
+notes give each eval and vision row's share of that precision's peak: cores
+x clock x FLOPs per cycle and core from the CPU's flags (:data:`PER_CYCLE`).
+What the benchmark once checked besides speed are tests now: activation
 checkpointing's loss and gradients, bf16 autocast's error and the
 backbone's graph breaks under dynamo (all in tests/test_models/).
 
@@ -31,6 +36,7 @@ Examples::
 """
 import argparse
 import contextlib
+import copy
 import dataclasses
 import os.path as osp
 import statistics
@@ -48,6 +54,41 @@ from benchmark_pair import (SPECS, ModelSpec, build_pair,  # noqa: E402
 from get_flops import count_flops  # noqa: E402
 
 from mmxclip.engine.atomic_io import atomic_write  # noqa: E402
+from mmxclip.models import apply_precision, resolve_precision  # noqa: E402
+from mmxclip.models.precision import cpu_flags  # noqa: E402
+
+# Peak FLOPs (2 per multiply-add) per cycle and core, by precision: the
+# first flag of each list that /proc/cpuinfo has decides. From the
+# instruction throughputs in Intel's Optimization Reference Manual (AMX: a
+# TMUL tile product, 16x32 bf16 or 16x64 int8 by 32 or 64 x 16, every 16
+# cycles; AVX-512: two 512-bit FMA ports, which most Xeon Gold / Platinum
+# have, one on others) and AMD's Zen optimisation guides (two 256-bit FMA
+# pipes). Emulated bfloat16 can not beat float32: its peak is float32's.
+PER_CYCLE: Dict[str, Sequence] = {
+    'fp32': [('avx512f', 64), ('fma', 32), ('', 8)],
+    'bf16': [('amx_bf16', 1024), ('avx512_bf16', 128)],
+    'int8': [('amx_int8', 2048), ('avx512_vnni', 256), ('avx_vnni', 128),
+             ('avx2', 128), ('', 16)],
+}
+
+
+def cpu_peak(precision: str, cpuinfo: str = '/proc/cpuinfo'):
+    """(GFLOP/s, how) of the CPU's peak in ``precision`` for the torch
+    threads: cores x the fastest clock cpuinfo shows x :data:`PER_CYCLE`."""
+    flags = cpu_flags(cpuinfo)
+    mhz = 0.0
+    with contextlib.suppress(OSError):
+        with open(cpuinfo) as f:
+            mhz = max((float(line.split(':')[1]) for line in f
+                       if line.startswith('cpu MHz')), default=0.0)
+    table = PER_CYCLE[precision]
+    if precision == 'bf16' and not flags & {f for f, _ in table}:
+        precision, table = 'fp32', PER_CYCLE['fp32']  # emulated
+    flag, per_cycle = next((f, n) for f, n in table if not f or f in flags)
+    cores = torch.get_num_threads()
+    return (cores * mhz / 1e3 * per_cycle,
+            f'{cores} cores x {mhz / 1e3:.2f} GHz x {per_cycle} '
+            f'({flag or "scalar"} {precision})')
 
 
 # ----------------------------------------------------------------- measuring
@@ -195,6 +236,11 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument('--dtypes', nargs='+', default=['fp32', 'bf16'],
                    choices=['fp32', 'bf16'], help='bf16 autocast runs on '
                    'CUDA only')
+    p.add_argument('--precisions', nargs='+', default=None,
+                   choices=['fp32', 'bf16', 'int8'],
+                   help='CPU inference precisions (default: fp32, int8, and '
+                   'bf16 where the CPU has it natively); training rows are '
+                   'fp32')
     p.add_argument('--compile', choices=['off', 'on', 'both'], default='off',
                    help='torch.compile rows (CUDA only)')
     p.add_argument('--runs', type=int, default=5)
@@ -214,6 +260,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         args.models, args.frames, args.batches = ['tiny'], [4, 8], [1]
         args.classes, args.modes = 8, ['eval', 'vision', 'train', 'train_cp']
         args.runs, args.warmup, args.devices = 5, 1, ['cpu']
+        args.precisions = args.precisions or ['fp32', 'int8']
+    if args.precisions is None:
+        args.precisions = ['fp32', 'int8'] + (
+            ['bf16'] if resolve_precision('auto') == 'bf16' else [])
     if args.devices is None:
         args.devices = ['cpu'] + (['cuda'] if torch.cuda.is_available()
                                   else [])
@@ -223,7 +273,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 def _settings(device: str, args: argparse.Namespace):
     """(dtype, compile) pairs run on a device."""
     if not device.startswith('cuda'):
-        return [('fp32', False)]
+        return [(p, False) for p in args.precisions]
     compiles = {'off': [False], 'on': [True], 'both': [False, True]}
     return [(d, c) for c in compiles[args.compile] for d in args.dtypes]
 
@@ -248,14 +298,19 @@ class Notes:
     Attributes:
         matmul_tflops: Measured matrix-product rate per dtype (CUDA).
         gflops_per_view: ``tools/analysis/get_flops.py``'s count per
-            ``'MODEL Tf'`` (CUDA runs, for the utilisation).
+            ``'MODEL Tf'`` (and ``'MODEL Tf vision'``), for the
+            utilisation.
         frame_scaling: time(2T) / time(T) of matching rows.
-        utilisation: CUDA eval rows' share of the bf16 matmul rate.
+        cpu_peak: Each CPU precision's peak GFLOP/s and how it was
+            computed (:func:`cpu_peak`).
+        utilisation: CUDA eval rows' share of the bf16 matmul rate, CPU
+            eval and vision rows' share of their precision's peak.
     """
     matmul_tflops: Dict[str, float] = dataclasses.field(default_factory=dict)
     gflops_per_view: Dict[str, float] = dataclasses.field(
         default_factory=dict)
     frame_scaling: Dict[str, str] = dataclasses.field(default_factory=dict)
+    cpu_peak: Dict[str, str] = dataclasses.field(default_factory=dict)
     utilisation: Dict[str, str] = dataclasses.field(default_factory=dict)
 
     def lines(self) -> List[str]:
@@ -265,6 +320,7 @@ class Notes:
             out.append(f'matmul_tflops: {self.matmul_tflops}')
         out += [f'GFLOPs/view {k}: {v}'
                 for k, v in self.gflops_per_view.items()]
+        out += [f'CPU peak {k}: {v}' for k, v in self.cpu_peak.items()]
         for table in (self.frame_scaling, self.utilisation):
             out += [f'{k}: {v}' for k, v in table.items()]
         return out
@@ -281,16 +337,18 @@ def run_rows(args: argparse.Namespace, notes: Notes,
             for frames in args.frames:
                 mmx, hf = build_pair(spec, frames, names, device,
                                      with_hf=not args.no_hf)
-                if device.startswith('cuda'):
-                    notes.gflops_per_view[f'{model} {frames}f'] = round(
-                        count_flops(mmx, frames, spec.image)['total'], 2)
+                flops = count_flops(mmx, frames, spec.image)
+                for key, part in (('', 'total'), (' vision', 'vision')):
+                    notes.gflops_per_view[f'{model} {frames}f{key}'] = float(
+                        f'{flops[part]:.4g}')
                 for dtype, comp in _settings(device, args):
                     case = Case(model, spec, frames, names, device, dtype,
                                 comp)
                     ctx = (compiled(mmx, hf) if comp else
                            contextlib.nullcontext())
                     with ctx:
-                        rows += _rows_for(args, case, mmx, hf, out)
+                        rows += _rows_for(args, case,
+                                          *_at_precision(case, mmx, hf), out)
                 del mmx, hf
     print(markdown(COLUMNS, [r.cells() for r in rows]), file=out)
     notes.frame_scaling.update(_frame_scaling(rows))
@@ -301,13 +359,41 @@ def run_rows(args: argparse.Namespace, notes: Notes,
                 notes=dataclasses.asdict(notes))
 
 
+def _at_precision(case: Case, mmx: nn.Module, hf: Optional[nn.Module]):
+    """Copies of both models in a CPU row's precision (int8: HF's
+    ``nn.Linear`` through ``quantize_dynamic``; bf16: HF under autocast,
+    see :func:`_fns`)."""
+    if case.device.startswith('cuda') or case.dtype == 'fp32':
+        return mmx, hf
+    mine = copy.deepcopy(mmx)
+    apply_precision(mine, case.dtype)
+    if hf is not None and case.dtype == 'int8':
+        hf = torch.ao.quantization.quantize_dynamic(copy.deepcopy(hf),
+                                                    {nn.Linear})
+    return mine, hf
+
+
+def _fns(make: Callable, mmx: nn.Module, hf: Optional[nn.Module],
+         x, case: Case) -> Dict[str, Callable]:
+    """``eval_fns`` / ``vision_fns`` of a row: on the CPU mmxclip's
+    precision is in its weights (no autocast), HF's bf16 is autocast."""
+    if case.device.startswith('cuda'):
+        return make(mmx, hf, x, case.dtype)
+    fns = make(mmx, None, x, 'fp32')
+    if hf is not None:
+        fns['hf'] = make(mmx, hf, x, 'bf16' if case.dtype == 'bf16' else
+                         'fp32')['hf']
+    return fns
+
+
 def _rows_for(args: argparse.Namespace, case: Case, mmx: nn.Module,
               hf: Optional[nn.Module], out) -> List[Row]:
     """The rows of every mode and batch asked for, at one :class:`Case`."""
     rows = []
     for mode in args.modes:
         training = mode.startswith('train')
-        if training and case.compile:
+        if training and (case.compile or case.dtype != 'fp32'
+                         and not case.device.startswith('cuda')):
             continue
         batches = ([args.train_batch or args.batches[0]]
                    if training else args.batches)
@@ -319,10 +405,9 @@ def _rows_for(args: argparse.Namespace, case: Case, mmx: nn.Module,
                 other = None if args.no_hf_train else hf
                 fns = train_fns(mmx, other, x, case.dtype,
                                 mode == 'train_cp')
-            elif mode == 'eval':
-                fns = eval_fns(mmx, hf, x, case.dtype)
             else:
-                fns = vision_fns(mmx, hf, x, case.dtype)
+                fns = _fns(eval_fns if mode == 'eval' else vision_fns, mmx,
+                           hf, x, case)
             results = measure(fns, case.device, args.runs, args.warmup)
             mmx.eval()
             if other is not None:
@@ -336,10 +421,25 @@ def _rows_for(args: argparse.Namespace, case: Case, mmx: nn.Module,
 
 def _utilization(rows: Sequence[Row], notes: Notes) -> Dict[str, str]:
     """Achieved TFLOP/s of CUDA eval rows against the measured bf16 matmul
-    rate (2 FLOPs per multiply-add of MMEngine's count)."""
+    rate, and GFLOP/s of CPU eval and vision rows against their precision's
+    peak (:func:`cpu_peak`); 2 FLOPs per multiply-add of MMEngine's
+    count."""
     rate = notes.matmul_tflops.get('bf16')
     out = {}
     for r in rows:
+        if r.device == 'cpu' and r.mode in ('eval', 'vision'):
+            peak, how = cpu_peak(r.dtype)
+            notes.cpu_peak[r.dtype] = f'{peak:.0f} GFLOP/s = {how}'
+            gflops = notes.gflops_per_view[
+                f'{r.model} {r.frames}f' +
+                (' vision' if r.mode == 'vision' else '')]
+            done = 2 * gflops * r.batch / r.results['mmxclip'].latency
+            out[f'utilisation {r.model} {r.frames}f b{r.batch} {r.mode} '
+                f'cpu {r.dtype}'] = (
+                    f'{done:.1f} GFLOP/s = {100 * done / peak:.1f}% of the '
+                    f'{r.dtype} peak' if peak else
+                    f'{done:.1f} GFLOP/s (no clock in /proc/cpuinfo)')
+            continue
         gflops = notes.gflops_per_view.get(f'{r.model} {r.frames}f')
         if not (rate and gflops and r.mode == 'eval'
                 and r.device.startswith('cuda')):

@@ -22,6 +22,8 @@ import argparse
 import sys
 from typing import Optional, Sequence
 
+from mmxclip.cli import add_precision_arg
+
 # Seconds in-flight requests get to finish once the server is told to stop.
 GRACE_S = 3
 
@@ -65,6 +67,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         '(repeatable; e.g. the machine name with --host '
                         '0.0.0.0); loopback names and --host always are')
     parser.add_argument('--device', default='cpu')
+    add_precision_arg(parser)
     parser.add_argument('--max-upload-mb', type=_size_mb, default=100,
                         help='largest accepted video, in MiB')
     parser.add_argument('--decode-budget-s', type=_seconds,
@@ -89,7 +92,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     budget = {key: value for key, value in given.items() if value is not None}
     try:
         # Any labels will do here: every request brings its own.
-        model = init_xclip(args.checkpoint, ['placeholder'], args.device)
+        model = init_xclip(args.checkpoint, ['placeholder'], args.device,
+                           dtype=args.precision)
     except (OSError, ValueError) as err:
         sys.exit(f'demo_app.py: cannot load --checkpoint '
                  f'{args.checkpoint!r}: {err}')

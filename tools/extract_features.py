@@ -6,7 +6,9 @@
 writes ``feats/<path below the videos' common folder>.safetensors`` per
 video (:mod:`mmxclip.apis.feature_files`: frame embeddings (V, T, E), view
 embeddings (V, E), visual tokens (V, N, E), video embedding (E,), frame
-indices). Files are written atomically and a video whose file is there is
+indices, float32 in every ``--precision``; the header records the
+precision, and a file of another precision is not mixed in). Files are
+written atomically and a video whose file is there is
 skipped, so a run that was stopped resumes where it was. A video that cannot
 be read is reported on stderr with its path and what is wrong, and the run
 goes on; the exit status is 1 if any failed. Across processes
@@ -55,7 +57,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         model = init_xclip(args.checkpoint, NO_TEXT, device=device,
                            num_clips=args.num_clips,
                            num_crops=args.num_crops,
-                           num_frames=args.num_frames)
+                           num_frames=args.num_frames,
+                           dtype=args.precision)
     identity = model_identity(model)
     todo, failed, there = [], [], 0
     for video in mine:

@@ -8,12 +8,15 @@
 ``index`` adds the videos the index does not hold yet (known paths are
 skipped, so a stopped run resumes), reports each video that cannot be read
 with its path and goes on (exit status 1 if any failed), and prints the time
-per video. ``query`` rebuilds the model the index records, refuses it if the
-checkpoint changed, and prints the videos ranked by X-CLIP's score of the
-text: the zero-shot logit the text would get for that video
+per video. The index records its precision (``--precision``, default
+``auto`` for a new index; more videos join an index in its own precision).
+``query`` rebuilds the model the index records, in its precision, refuses
+it if the checkpoint changed, and prints the videos ranked by X-CLIP's
+score of the text: the zero-shot logit the text would get for that video
 (:mod:`mmxclip.retrieval`, which also documents the index format).
 """
 import argparse
+import os.path as osp
 import sys
 import time
 from typing import Optional, Sequence
@@ -23,6 +26,7 @@ from mmxclip.cli import (add_video_args, exit_on_bad_input, positive_int,
                          video_list)
 from mmxclip.datasets.video_gate import decode_budget
 from mmxclip.engine import WorkDirBusyError
+from mmxclip.models import resolve_precision
 from mmxclip.retrieval import VideoIndex, index_model, search
 
 
@@ -35,6 +39,7 @@ def parse_args(argv: Optional[Sequence[str]] = None):
     add.add_argument('--shard-size', type=positive_int, default=1024,
                      help='videos per file written (what a stopped run can '
                      'lose)')
+    add.set_defaults(precision=None)  # a new index: auto; else the index's
     add.add_argument('--dtype', choices=('float16', 'float32'),
                      default='float16',
                      help='visual tokens on disk (new index only)')
@@ -53,11 +58,26 @@ def parse_args(argv: Optional[Sequence[str]] = None):
 
 
 def run_index(args: argparse.Namespace, videos: Sequence[str]) -> int:
-    model = init_xclip(args.checkpoint, NO_TEXT, args.device,
-                       args.num_clips, args.num_crops, args.num_frames)
-    try:
-        index = VideoIndex(args.index)
-    except FileNotFoundError:
+    index: Optional[VideoIndex] = None
+    if osp.isfile(osp.join(args.index, 'index.json')):
+        with exit_on_bad_input():  # a damaged index.json: named, exit 2
+            index = VideoIndex(args.index)
+    if index is not None:
+        # An index holds one precision; more videos join in it.
+        chosen = resolve_precision(args.precision or index.precision,
+                                   args.device)
+        if chosen != index.precision:
+            print(f'error: {index.root} holds {index.precision} features; '
+                  f'--precision {args.precision} ({chosen}) would mix '
+                  f'precisions. Add with --precision {index.precision}, or '
+                  'start another index', file=sys.stderr)
+            return 2
+    with exit_on_bad_input():
+        model = init_xclip(args.checkpoint, NO_TEXT, args.device,
+                           args.num_clips, args.num_crops, args.num_frames,
+                           dtype=(args.precision or 'auto')
+                           if index is None else index.precision)
+    if index is None:
         index = VideoIndex.create(
             args.index, model, args.checkpoint,
             dict(num_frames=args.num_frames, num_clips=args.num_clips,

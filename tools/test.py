@@ -6,6 +6,7 @@ the stack fixes and registers X-CLIP first. Examples::
 
     python tools/test.py configs/xclip_toy.py work_dirs/xclip_toy/best.pth
     python tools/test.py CONFIG CKPT --dump results.pkl
+    python tools/test.py CONFIG CKPT --precision int8  # docs/precision.md
     tools/dist_test.sh configs/xclip_b16_k400.py CKPT 8
 """
 import argparse
@@ -16,6 +17,7 @@ from mmengine.config import Config
 import mmxclip  # noqa: F401  (stack fixes and registries first)
 from mmxclip.cli import (add_common_args, build_runner, finish_config,
                          parse_args)
+from mmxclip.models import PRECISIONS
 
 
 def get_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -36,6 +38,10 @@ def get_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         '--interval', type=int, default=1, help='visualise every n samples')
     parser.add_argument(
         '--wait-time', type=float, default=2, help='seconds per shown window')
+    parser.add_argument(
+        '--precision', choices=PRECISIONS,
+        help="inference numerics (default: the config's test_cfg, fp32 "
+        'unless it says otherwise; docs/precision.md)')
     add_common_args(parser)
     return parse_args(parser, argv)
 
@@ -71,6 +77,14 @@ def merge_test_args(cfg: Config, args: argparse.Namespace) -> Config:
             *evaluators,
             dict(type='DumpResults', out_file_path=args.dump)
         ]
+    if args.precision is not None:
+        loop = dict(cfg.get('test_cfg') or {})
+        if loop.get('type', 'TestLoop') not in ('TestLoop',
+                                                'PrecisionTestLoop'):
+            raise ValueError(f"--precision needs test_cfg type 'TestLoop' "
+                             f"in {args.config}, not {loop['type']!r}")
+        cfg.test_cfg = dict(loop, type='PrecisionTestLoop',
+                            precision=args.precision)
     cfg.load_from = args.checkpoint
     return cfg
 

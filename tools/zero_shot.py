@@ -14,7 +14,8 @@ checkpoint may be any format :func:`mmxclip.apis.init_xclip` reads;
 interpolated). ``--class-texts FILE`` (YAML or JSON, ``{label: [text,
 ...]}``) scores a label by several texts, their embeddings ensembled
 (:class:`mmxclip.models.XCLIPTextHead`); labels it does not list keep their
-own text.
+own text. ``--precision`` (default
+``auto``) picks the numerics (docs/precision.md).
 """
 import argparse
 import os
@@ -107,7 +108,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     with exit_on_bad_input():
         model = init_xclip(args.checkpoint, args.labels, args.device,
                            args.num_clips, args.num_crops, args.num_frames,
-                           args.class_texts)
+                           args.class_texts, args.precision)
     pictures = (mirrored_paths(args.videos, args.out_dir, '.png')
                 if args.out_dir else [None] * len(args.videos))
     # The bar goes to stderr, so stdout holds exactly the tables.

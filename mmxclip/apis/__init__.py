@@ -1,3 +1,4 @@
+from ..models.precision import PRECISIONS, apply_precision, model_precision
 from .features import (NO_TEXT, VideoFeatures, extract_features, iter_features,
                        run_videos)
 from .identity import model_fingerprint, model_identity
@@ -6,9 +7,12 @@ from .inference import (K400_LABEL_MAP, Recognition, init_xclip, load_weights,
 from .pipeline import test_pipeline
 
 # demo_app (the web page) is imported on its own: it needs the `demo` extra.
+# apply_precision is here for every caller that builds its own model (the
+# timeline, the demo): the same numerics as init_xclip(..., dtype=).
 __all__ = [
-    'K400_LABEL_MAP', 'NO_TEXT', 'Recognition', 'VideoFeatures',
-    'extract_features', 'init_xclip', 'iter_features', 'load_weights',
-    'model_config', 'model_fingerprint', 'model_identity', 'read_frames',
-    'recognize', 'run_videos', 'test_pipeline', 'zero_shot'
+    'K400_LABEL_MAP', 'NO_TEXT', 'PRECISIONS', 'Recognition', 'VideoFeatures',
+    'apply_precision', 'extract_features', 'init_xclip', 'iter_features',
+    'load_weights', 'model_config', 'model_fingerprint', 'model_identity',
+    'model_precision', 'read_frames', 'recognize', 'run_videos',
+    'test_pipeline', 'zero_shot'
 ]

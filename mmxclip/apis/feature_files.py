@@ -23,7 +23,7 @@ from safetensors.torch import save as save_bytes
 
 from ..engine.atomic_io import atomic_write
 from .features import VideoFeatures
-from .identity import check_model_record
+from .identity import check_model_record, identity_mismatch, recorded
 
 FORMAT = 'mmxclip-video-features/1'
 
@@ -107,11 +107,11 @@ def is_done(path: str, identity: Dict[str, Any]) -> bool:
     if not osp.exists(path):
         return False
     theirs = read_header(path)['model']
-    for key in ('fingerprint', 'test_pipeline'):
-        if theirs.get(key) != identity[key]:
-            raise ValueError(
-                f'{path} exists but was made with another {key} '
-                f'({json.dumps(theirs.get(key))[:80]} vs this run\'s '
-                f'{json.dumps(identity[key])[:80]}); use another --out-dir '
-                'or delete it')
+    key = identity_mismatch(theirs, identity)
+    if key is not None:
+        raise ValueError(
+            f'{path} exists but was made with another {key} '
+            f'({json.dumps(recorded(theirs, key))[:80]} vs this run\'s '
+            f'{json.dumps(identity[key])[:80]}); use another --out-dir '
+            'or delete it')
     return True

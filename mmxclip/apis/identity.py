@@ -7,11 +7,12 @@ must never be mixed with it, nor scored by another model's text side.
 import hashlib
 import json
 import re
-from typing import Any, Dict
+from typing import Any, Dict, Optional
 
 import torch
 from torch import nn
 
+from ..models.precision import PRECISIONS, model_precision
 from ..weights import ModelConfigError, check_pipeline, check_plain
 
 # ``model_identity``'s architecture keys (None: the model has no such part).
@@ -20,6 +21,11 @@ ARCHITECTURE = ('num_frames', 'embed_dim', 'input_resolution', 'patch_size')
 # ``init_xclip`` arguments its queries rebuild the model with
 # (:func:`mmxclip.retrieval.index_model`).
 REBUILD = ('checkpoint', 'num_frames', 'num_clips', 'num_crops')
+# What decides a model's features: files and indexes made with another value
+# of any of these are refused. Files from before precisions existed hold
+# float32 features (and have no ``precision`` key).
+IDENTITY_KEYS = ('fingerprint', 'precision', 'test_pipeline')
+_BEFORE = dict(precision='fp32')
 
 
 def model_fingerprint(model: nn.Module) -> str:
@@ -27,7 +33,9 @@ def model_fingerprint(model: nn.Module) -> str:
 
     Cached on the model while no tensor is replaced or changed in place
     (keyed on storage and version, as the head's text cache is): a B/16
-    hashes in about a second.
+    hashes in about a second. A model given another precision
+    (:func:`~mmxclip.models.precision.apply_precision`) keeps the
+    fingerprint of its float32 weights, the weights file's.
 
     Args:
         model: Any module.
@@ -35,6 +43,8 @@ def model_fingerprint(model: nn.Module) -> str:
     Returns:
         str: 64 hex digits.
     """
+    if hasattr(model, 'weights_fingerprint'):
+        return model.weights_fingerprint
     state = model.state_dict(keep_vars=True)
     key = tuple((k, t.data_ptr(), t._version) for k, t in state.items())
     cached = getattr(model, '_mmxclip_fingerprint', None)
@@ -56,7 +66,8 @@ def model_identity(model: nn.Module) -> Dict[str, Any]:
         model: An :class:`XCLIPRecognizer` with ``cfg`` (:func:`init_xclip`).
 
     Returns:
-        dict: ``fingerprint`` (:func:`model_fingerprint`) and
+        dict: ``fingerprint`` (:func:`model_fingerprint`), ``precision``
+        (:func:`~mmxclip.models.precision.model_precision`) and
         ``test_pipeline`` (frames and views sampled, crops), which decide
         the features; ``architecture`` (frames T, embed dim E, resolution,
         patch size) for people reading it.
@@ -65,6 +76,7 @@ def model_identity(model: nn.Module) -> Dict[str, Any]:
     neck = getattr(model, 'neck', None)
     return dict(
         fingerprint=model_fingerprint(model),
+        precision=model_precision(model),
         test_pipeline=json.loads(json.dumps(list(model.cfg.test_pipeline))),
         architecture=dict(zip(ARCHITECTURE, (
             getattr(neck, 'num_frames', None), backbone.output_dim,
@@ -97,7 +109,9 @@ def check_model_record(record: Any, where: str,
     """
     keys = ('fingerprint', 'test_pipeline', 'architecture',
             *(REBUILD if rebuild else ()))
-    if not isinstance(record, dict) or set(record) != set(keys):
+    # ``precision`` is absent from records made before precisions existed.
+    if not isinstance(record, dict) or set(record) - {'precision'} != set(
+            keys):
         found = sorted(record) if isinstance(record, dict) else \
             type(record).__name__
         raise ModelConfigError(f'{where}: {found}; expected a model record '
@@ -108,6 +122,10 @@ def check_model_record(record: Any, where: str,
             and re.fullmatch('[0-9a-f]{64}', record['fingerprint'])):
         raise ModelConfigError(f'{where}.fingerprint: expected 64 hex '
                                'digits (a sha256)')
+    if recorded(record, 'precision') not in PRECISIONS[1:]:
+        raise ModelConfigError(f'{where}.precision: '
+                               f"{record['precision']!r}; expected one of "
+                               f'{PRECISIONS[1:]}')
     check_pipeline(record['test_pipeline'], f'{where}.test_pipeline')
     arch = record['architecture']
     if not isinstance(arch, dict) or set(arch) != set(ARCHITECTURE) or \
@@ -129,3 +147,19 @@ def check_model_record(record: Any, where: str,
                 raise ModelConfigError(f'{where}.{key}: {record[key]!r}; '
                                        f'expected {expected}')
     return record
+
+
+def recorded(identity: Dict[str, Any], key: str) -> Any:
+    """``identity[key]`` as recorded, ``precision`` ``'fp32'`` in records
+    from before precisions existed."""
+    return identity.get(key, _BEFORE.get(key))
+
+
+def identity_mismatch(theirs: Dict[str, Any],
+                      mine: Dict[str, Any]) -> Optional[str]:
+    """The first of :data:`IDENTITY_KEYS` on which a recorded identity
+    (``theirs``) and a model's (``mine``) differ; None when they agree."""
+    for key in IDENTITY_KEYS:
+        if recorded(theirs, key) != mine[key]:
+            return key
+    return None

@@ -19,6 +19,7 @@ from mmengine.registry import init_default_scope
 from torch import nn
 
 from ..datasets import read_video_frames
+from ..models.precision import apply_precision
 from ..weights import (XCLIP_ONLY, ConfigTextError, Weights,
                        check_model_config, check_plain, check_state_dict,
                        parse_config_text, read_weights)
@@ -136,8 +137,8 @@ def init_xclip(checkpoint: str,
                num_clips: int = 1,
                num_crops: int = 1,
                num_frames: Optional[int] = None,
-               class_texts: Union[None, str, Dict[str, List[str]]] = None
-               ) -> nn.Module:
+               class_texts: Union[None, str, Dict[str, List[str]]] = None,
+               dtype: str = 'fp32') -> nn.Module:
     """A ready :class:`XCLIPRecognizer` in eval mode from any weight file.
 
     The format (OpenAI TorchScript archive, CLIP / open_clip state dict,
@@ -160,6 +161,9 @@ def init_xclip(checkpoint: str,
         class_texts: Several texts per class, ``{name: [text, ...]}`` or a
             YAML / JSON file of one: a class's text embeddings are ensembled
             (:class:`~mmxclip.models.XCLIPTextHead`).
+        dtype: The inference precision, ``'fp32'``, ``'bf16'``, ``'int8'``
+            or ``'auto'`` (:func:`~mmxclip.models.precision.apply_precision`;
+            the tools default to ``'auto'``).
 
     Returns:
         nn.Module: The recognizer, eval mode, on ``device``.
@@ -180,7 +184,9 @@ def init_xclip(checkpoint: str,
         test_pipeline=test_pipeline(num_frames or model.neck.num_frames,
                                     backbone.input_resolution, num_clips,
                                     num_crops)))
-    return model.to(device).eval()
+    model.to(device).eval()
+    apply_precision(model, dtype)
+    return model
 
 
 class Recognition(NamedTuple):

@@ -11,6 +11,7 @@ from .finite_loss_hook import FiniteLossHook
 from .fsdp import (XCLIPFSDPStrategy, XCLIPFullyShardedDataParallel,
                    register_fsdp_modules, xclip_fsdp_wrap_policy)
 from .label_check_hook import CheckLabelsHook
+from .precision_loop import PrecisionTestLoop
 from .resume import resumable_checkpoint
 from .runner import SafeRunner
 from .schedulers import TimmCosineLR
@@ -22,8 +23,8 @@ from .work_dir_lock import WorkDirBusyError, WorkDirLock
 __all__ = [
     'AtomicLocalBackend', 'atomic_open_in', 'atomic_write',
     'register_atomic_local_backend', 'CheckLabelsHook', 'ClassAccuracyHook',
-    'ExactResumeHook',
-    'FiniteLossHook', 'SafeCheckpointHook', 'SafeRunner',
+    'ExactResumeHook', 'FiniteLossHook', 'PrecisionTestLoop',
+    'SafeCheckpointHook', 'SafeRunner',
     'SkippedSamplesHook', 'TimmCosineLR', 'WorkDirBusyError', 'WorkDirLock',
     'XCLIPFSDPStrategy', 'XCLIPFullyShardedDataParallel', 'fix_deepspeed',
     'get_rng_state', 'register_fsdp_modules', 'resumable_checkpoint',

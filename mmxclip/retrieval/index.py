@@ -6,9 +6,10 @@ kept. Layout (nothing in it can run: JSON and ``.npy`` read with
 ``allow_pickle=False``)::
 
     IDX/index.json              format, version, the model (checkpoint,
-                                frames, views, state-dict sha256, test
-                                pipeline), sizes V, N, E, the token dtype,
-                                the committed shards and their counts
+                                frames, views, float32 state-dict sha256,
+                                precision, test pipeline), sizes V, N,
+                                E, the token dtype, the committed shards
+                                and their counts
     IDX/shard-000000/video.npy  (M, V, E) float32, view embeddings
     IDX/shard-000000/visual.npy (M, V, N, E) float16 (or float32), visual
                                 tokens, memory-mapped when searched
@@ -37,7 +38,8 @@ from mmengine.logging import MMLogger
 from torch import nn
 
 from ..apis.features import VideoFeatures, run_videos
-from ..apis.identity import check_model_record, model_identity
+from ..apis.identity import (check_model_record, identity_mismatch,
+                             model_identity, recorded)
 from ..engine.atomic_io import atomic_write
 from ..engine.work_dir_lock import WorkDirLock
 
@@ -180,20 +182,28 @@ class VideoIndex:
         ``num_clips``, ``num_crops`` and :func:`model_identity`."""
         return self.info['model']
 
+    @property
+    def precision(self) -> str:
+        """The precision the videos were encoded in: queries run in it."""
+        return recorded(self.model, 'precision')
+
     def check_model(self, model: nn.Module) -> None:
-        """Refuse a model other than the one that made the index.
+        """Refuse a model other than the one that made the index, or the
+        same weights at another precision (the texts' side of a score is
+        computed in the precision the videos' side was).
 
         Raises:
-            ValueError: Another state dict or test pipeline, both named.
+            ValueError: Another state dict, precision or test pipeline,
+                both named.
         """
         mine = model_identity(model)
-        for key in ('fingerprint', 'test_pipeline'):
-            if mine[key] != self.model[key]:
-                raise ValueError(
-                    f'{self.root} was made by {self.model["checkpoint"]} '
-                    f'({key} {json.dumps(self.model[key])[:80]}); this model '
-                    f'has {json.dumps(mine[key])[:80]}. Query it with the '
-                    'model that made it')
+        key = identity_mismatch(self.model, mine)
+        if key is not None:
+            raise ValueError(
+                f'{self.root} was made by {self.model["checkpoint"]} '
+                f'({key} {json.dumps(recorded(self.model, key))[:80]}); '
+                f'this model has {json.dumps(mine[key])[:80]}. Query it '
+                'with the model that made it')
 
     @classmethod
     def create(cls, root: str, model: nn.Module, checkpoint: str,

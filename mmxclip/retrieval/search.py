@@ -29,8 +29,9 @@ from .index import VideoIndex
 def index_model(index: VideoIndex,
                 checkpoint: Optional[str] = None,
                 device: Union[str, torch.device] = 'cpu') -> nn.Module:
-    """The model that made ``index``, rebuilt as it was (whether it is
-    the same model is checked when it scores: :func:`score_videos`).
+    """The model that made ``index``, rebuilt as it was, in the precision
+    the index records (whether it is the same model is checked when it
+    scores: :func:`score_videos`).
 
     Args:
         index: The index.
@@ -47,7 +48,8 @@ def index_model(index: VideoIndex,
             f'{index.root} was made with {checkpoint}, which is not there; '
             'pass its new path (--checkpoint)')
     return init_xclip(checkpoint, NO_TEXT, device, made['num_clips'],
-                      made['num_crops'], made['num_frames'])
+                      made['num_crops'], made['num_frames'],
+                      dtype=index.precision)
 
 
 def score_videos(model: nn.Module,

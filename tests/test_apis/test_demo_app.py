@@ -219,6 +219,7 @@ def test_concurrent_requests_get_their_own_answers(server, checkpoint,
 def test_listens_on_localhost_by_default():
     args = load_tool('demo_app.py').parse_args(['--checkpoint', 'x.pth'])
     assert (args.host, args.port) == ('127.0.0.1', 7860)
+    assert args.precision == 'auto'  # passed to init_xclip(dtype=)
 
 
 CHROMIUM = shutil.which('chromium') or shutil.which('chromium-browser')

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 import torch
-from helpers import ROOT
+from helpers import ROOT, load_tool
 from helpers.tiny_model import one_view_at_a_time
 from helpers.toy_data import make_videos
 from mmaction.registry import DATASETS, MODELS
@@ -21,6 +21,7 @@ from mmengine.fileio import load
 from mmengine.runner import Runner, load_checkpoint
 
 TOY = osp.join(ROOT, 'configs', 'xclip_toy.py')
+tools_test = load_tool('test.py')
 
 
 @pytest.fixture(scope='module')
@@ -186,6 +187,26 @@ def test_test_tool_two_clips_three_crops(trained, videos, tmp_path,
     half_scores = torch.stack([r['pred_score'] for r in load(half)])
     assert half_scores.dtype == torch.float32
     assert 0 < (half_scores - scores).abs().max() < 0.1
+    # tools/test.py --precision int8: PrecisionTestLoop quantises the
+    # loaded checkpoint; the scores move (so it ran: by up to 0.24 here,
+    # logit scale 100 on a width-64 model after 10 steps). Near-ties may
+    # flip (2 of 8 top-1s did); a clear float32 decision (top-1 ahead of
+    # top-2 by 0.3) stays.
+    args = tools_test.get_args([TOY, ckpt, '--precision', 'int8'])
+    cfg = tools_test.merge_test_args(Config.fromfile(TOY), args)
+    assert cfg.test_cfg == dict(type='PrecisionTestLoop', precision='int8')
+    int8 = str(tmp_path / 'int8.pkl')
+    cfg.merge_from_dict(dict(
+        toy_settings(videos), work_dir=str(tmp_path / 'int8'),
+        test_evaluator=[cfg.test_evaluator,
+                        dict(type='DumpResults', out_file_path=int8)]))
+    Runner.from_cfg(cfg).test()
+    int8_scores = torch.stack([r['pred_score'] for r in load(int8)])
+    assert (int8_scores - scores).abs().max() > 0
+    top2 = scores.topk(2).values
+    clear = top2[:, 0] - top2[:, 1] > 0.3
+    assert clear.any()
+    assert torch.equal(int8_scores.argmax(1)[clear], scores.argmax(1)[clear])
 
 
 def free_port() -> int:

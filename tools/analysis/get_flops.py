@@ -57,7 +57,8 @@ def count_flops(model: nn.Module, frames: int,
         image: Its height and width.
 
     Returns:
-        dict: ``total`` and ``attention`` (the SDPA handle's share) in G.
+        dict: ``total``, ``attention`` (the SDPA handle's share) and
+        ``vision`` (the backbone's and the neck's: the video path) in G.
     """
     from mmengine.analysis import FlopAnalyzer
     model.eval()
@@ -69,8 +70,11 @@ def count_flops(model: nn.Module, frames: int,
     analyzer.unsupported_ops_warnings(False)
     analyzer.uncalled_modules_warnings(False)
     by_op = analyzer.by_operator()
+    by_module = analyzer.by_module()
     return dict(total=analyzer.total() / 1e9,
-                attention=by_op.get('scaled_dot_product_attention', 0) / 1e9)
+                attention=by_op.get('scaled_dot_product_attention', 0) / 1e9,
+                vision=(by_module.get('model.backbone', 0) +
+                        by_module.get('model.neck', 0)) / 1e9)
 
 
 def config_flops(path: str, num_classes: int) -> Dict:

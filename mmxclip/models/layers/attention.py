@@ -52,6 +52,9 @@ class MultiheadAttention(nn.Module):
             self.register_parameter('in_proj_bias', None)
         self.out_proj = Linear(embed_dim, embed_dim)
         self.proj_drop = nn.Dropout(proj_drop)
+        # The int8 precision's twin of the fused projection (self-attention
+        # only), set by mmxclip.models.precision.apply_precision.
+        self.in_proj_int8: Optional[nn.Module] = None
         nn.init.xavier_uniform_(self.in_proj_weight)
         nn.init.zeros_(self.out_proj.bias)
 
@@ -80,7 +83,8 @@ class MultiheadAttention(nn.Module):
         """
         b, n, d = x.shape
         if context is None:
-            qkv = linear(x, self.in_proj_weight, self.in_proj_bias)
+            qkv = (self.in_proj_int8(x) if self.in_proj_int8 is not None else
+                   linear(x, self.in_proj_weight, self.in_proj_bias))
             q, k, v = self._heads(qkv, 3).unbind(0)
             if num_queries is not None:
                 q, n = q[:, :, :num_queries], num_queries
@@ -124,6 +128,8 @@ class MultiheadAttention(nn.Module):
         if self.in_proj_bias is not None:
             b_q, _, b_v = self.in_proj_bias.split(d)
         q = linear(x, w_q, b_q).view(b, n, h, d // h)
+        # Bfloat16 weights (the bf16 precision) join float32 products here.
+        w_k, w_v = w_k.to(q.dtype), w_v.to(q.dtype)
         q = torch.einsum('blhc,hcd->bhld', q, w_k.view(h, d // h, d))
         q = q * (d // h)**-0.5
         attn = torch.einsum('bhld,bsd->bhls', q, context).softmax(dim=-1)

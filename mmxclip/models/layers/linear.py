@@ -14,7 +14,10 @@ work without autograd or autocast to ``torch.ops.mkldnn._linear_pointwise``
 when PyTorch runs on MKL; everything else (Intel and other CPUs, training,
 float64, half precision and autocast on CPU, CUDA, tracing for FLOP counts
 or export) keeps ``F.linear``. Both are float32 GEMMs: they differ only in
-summation order (~1e-7 relative).
+summation order (~1e-7 relative). Bfloat16 weights (the ``bf16`` inference
+precision, :mod:`mmxclip.models.precision`) never take this switch: their
+products run in ``F.linear``, which PyTorch sends to oneDNN's bfloat16 GEMM
+itself.
 """
 from typing import Optional
 
@@ -67,8 +70,12 @@ def linear(x: Tensor, weight: Tensor,
     """``F.linear(x, weight, bias)``: (..., in) -> (..., out).
 
     Float32 CPU inference runs oneDNN's GEMM on the CPUs where it is faster
-    (see the module docstring).
+    (see the module docstring). Bfloat16 weights in a float32 model
+    (:func:`~mmxclip.models.precision.apply_precision`) take bfloat16
+    activations; the result comes back in the input's dtype.
     """
+    if weight.dtype == torch.bfloat16 and x.dtype == torch.float32:
+        return F.linear(x.to(weight.dtype), weight, bias).to(x.dtype)
     if _onednn_applies(x, weight):
         return _onednn_linear(x, weight, bias, 'none', [], '')
     return F.linear(x, weight, bias)
