@@ -16,6 +16,9 @@ ranks exactly as ``tools/zero_shot.py`` does:
   ``frame_indices`` (per clip) and ``frames`` (JPEG data URLs of the first
   clip). Anything wrong with the request is a 4xx JSON ``{"error": "..."}``
   naming what is wrong, and the server goes on serving.
+* ``POST /api/timeline``: the same form with ``window``, ``stride`` and
+  ``threshold``; labels over sliding windows of a long video
+  (:class:`TimelineDemo`, the page's timeline block).
 
 Requests share one model and its text cache, so they run one at a time
 behind a lock (on CPU one inference already uses every core); the event
@@ -25,6 +28,7 @@ whatever happens.
 import asyncio
 import base64
 import copy
+import math
 import os.path as osp
 import tempfile
 import threading
@@ -44,6 +48,7 @@ from ..datasets import BrokenVideoError
 from ..models.heads import load_class_names
 from .inference import read_frames, recognize
 from .pipeline import test_pipeline
+from .timeline import timeline
 
 PAGE = osp.join(osp.dirname(__file__), 'demo_page.html')
 # Longest side of the frames sent back to the page, in pixels.
@@ -245,6 +250,99 @@ class ZeroShotDemo:
         return JSONResponse(answer)
 
 
+# ---------------------------------------------------------------------------
+# Timeline view (issue 24): POST /api/timeline, the page's "Timeline" block.
+# Labels scored over sliding windows of an uploaded video
+# (mmxclip.apis.timeline), with the zero-shot demo's model, lock and upload
+# rules.
+
+
+def _float_field(form: Any, name: str, default: Optional[float], low: float,
+                 high: float) -> Optional[float]:
+    """An optional number form field in ``(low, high]``."""
+    text = form.get(name)
+    if text is None or str(text).strip() == '':
+        return default
+    try:
+        value = float(str(text))
+    except ValueError:
+        value = math.nan
+    if not low < value <= high:
+        raise RequestError(400, f'{name} must be a number in ({low:g}, '
+                           f'{high:g}], got {text!r}')
+    return value
+
+
+class TimelineDemo:
+    """Timelines of uploaded videos (``POST /api/timeline``).
+
+    Multipart form: ``video``, ``labels``; optional ``window`` and
+    ``stride`` (seconds, default 2 and 1) and ``threshold``. The answer is
+    :meth:`mmxclip.apis.Timeline.to_json` (labels, windows with their
+    scores, segments, notes); bad requests are 4xx JSON ``{"error": ...}``
+    as for ``/api/zero_shot``.
+
+    Args:
+        demo: The zero-shot demo whose model, lock and limits are used.
+    """
+
+    def __init__(self, demo: ZeroShotDemo) -> None:
+        self.demo = demo
+
+    def answer(self, video: str, name: str, labels: List[str],
+               options: Dict[str, Any]) -> Dict[str, Any]:
+        """The timeline of the file ``video`` (uploaded as ``name``)."""
+        with self.demo.lock:
+            model = self.demo.models[self.demo.num_frames]
+            model.cfg.test_pipeline = test_pipeline(
+                model.neck.num_frames, model.backbone.input_resolution)
+            try:
+                result = timeline(model, video, labels, name=name, **options)
+            except BrokenVideoError as err:
+                raise RequestError(422, f'{name!r}: {err.reason}')
+            except ValueError as err:
+                raise RequestError(400, str(err))
+        return result.to_json()
+
+    async def handle(self, request: Request) -> JSONResponse:
+        """``POST /api/timeline``."""
+        demo = self.demo
+        try:
+            length = int(request.headers.get('content-length') or 0)
+            if length > demo.max_upload_bytes + (1 << 20):
+                raise RequestError(
+                    413, f'the request has {length} bytes, more than the '
+                    f'{demo.max_upload_bytes} bytes this server accepts '
+                    '(--max-upload-mb)')
+            async with request.form(max_files=1, max_fields=10) as form:
+                labels = parse_labels(form.get('labels'))
+                if len(labels) > demo.max_labels:
+                    raise RequestError(400, f'{len(labels)} labels, at most '
+                                       f'{demo.max_labels} are accepted')
+                options = dict(
+                    window=_float_field(form, 'window', 2.0, 0, 3600),
+                    stride=_float_field(form, 'stride', 1.0, 0, 3600),
+                    threshold=_float_field(form, 'threshold', None, 0, 1))
+                upload = form.get('video')
+                if not isinstance(upload, UploadFile):
+                    raise RequestError(400, 'expected the video as a file in '
+                                       "the multipart field 'video'")
+                name = osp.basename(upload.filename or 'upload')
+                with tempfile.TemporaryDirectory(prefix='mmxclip-demo-') as d:
+                    video = await demo.save_upload(upload, name, d)
+                    answer = await asyncio.to_thread(self.answer, video, name,
+                                                     labels, options)
+        except RequestError as err:
+            return JSONResponse({'error': str(err)}, status_code=err.status)
+        except MultiPartException as err:
+            return JSONResponse({'error': f'bad multipart form: {err}'},
+                                status_code=400)
+        return JSONResponse(answer)
+
+
+# ---------------------------------------------------------------------------
+
+
 def create_app(model: nn.Module, max_upload_mb: float = 100) -> Starlette:
     """The demo app over ``model``.
 
@@ -268,6 +366,7 @@ def create_app(model: nn.Module, max_upload_mb: float = 100) -> Starlette:
     app = Starlette(routes=[
         Route('/', index),
         Route('/api/zero_shot', demo.zero_shot, methods=['POST']),
+        Route('/api/timeline', TimelineDemo(demo).handle, methods=['POST']),
     ])
     app.state.demo = demo
     return app
