@@ -30,6 +30,7 @@ from mmxclip.apis.timeline import Timeline, timeline
 from mmxclip.cli import (add_label_args, add_model_args, positive_float,
                          positive_int, read_labels)
 from mmxclip.datasets import BrokenVideoError
+from mmxclip.datasets.video_gate import DEFAULT_BUDGET, decode_budget
 from mmxclip.engine.atomic_io import atomic_write
 
 
@@ -58,6 +59,13 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         'is labelled none')
     parser.add_argument('--batch-size', type=positive_int, default=8,
                         help='windows per model call')
+    parser.add_argument('--decode-budget', type=float, nargs=2,
+                        metavar=('BASE_S', 'PER_MB_S'),
+                        default=tuple(DEFAULT_BUDGET.values()),
+                        help='seconds of decoding the video may take: '
+                        'BASE_S + PER_MB_S per MiB of file (of stream read); '
+                        'time spent scoring is not counted (default: '
+                        f'{" ".join(map(str, DEFAULT_BUDGET.values()))})')
     parser.add_argument('--out-json', help='where to write the timeline')
     parser.add_argument('--out-png', help='where to draw the timeline')
     parser.add_argument('--top', type=positive_int, default=5,
@@ -148,10 +156,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     video = sys.stdin.buffer if args.video == '-' else args.video
     name = '<stdin>' if args.video == '-' else args.video
     try:
-        result = timeline(model, video, window=args.window,
-                          stride=args.stride, threshold=args.threshold,
-                          batch_size=args.batch_size, progress=True,
-                          thumbnails=12 if args.out_png else 0, name=name)
+        with decode_budget(*args.decode_budget):
+            result = timeline(model, video, window=args.window,
+                              stride=args.stride, threshold=args.threshold,
+                              batch_size=args.batch_size, progress=True,
+                              thumbnails=12 if args.out_png else 0,
+                              name=name)
     except (BrokenVideoError, ValueError) as err:
         print(f'\nfailed: {err}', file=sys.stderr, flush=True)
         return 1

@@ -114,6 +114,8 @@ def test_bad_arguments(workspace, capsys, args, message):
     ('file /etc/passwd\n', [], 'refused: the file is an FFmpeg concat list'),
     ('toy', ['--stride', '0.01'], 'stride 0.01 s is shorter than one frame '
      "of '{video}' (8 fps); expected at least 0.125 s"),
+    ('toy', ['--decode-budget', '0', '0'], "'{video}': decoding took longer "
+     'than its time budget of 0.0 s'),
 ])
 def test_bad_videos(workspace, tmp_path, capsys, content, args, message):
     folder, ckpt, truth = workspace
