@@ -129,3 +129,24 @@ def test_bad_videos(workspace, tmp_path, capsys, content, args, message):
     assert status == 1
     assert message.format(video=video) in capsys.readouterr().err
     assert not osp.exists(tmp_path / 'bad.json')
+
+
+def test_toy_timeline_check(workspace, tmp_path, capsys):
+    """tools/analysis/toy_timeline.py: right classes within a stride are
+    found; a boundary 1.5 strides off or a wrong class is missed."""
+    check = load_tool('analysis/toy_timeline.py')
+    _, _, truth = workspace
+    segments = [dict(label=s['class_name'], start=s['start'], end=s['end'],
+                     score=0.9) for s in truth['segments']]
+    segments[0]['end'] = segments[1]['start'] = 2.5  # within 1 s
+    rows = check.compare(dict(segments=segments, stride=1), truth)
+    assert all(r['ok'] for r in rows) and rows[0]['end_error'] == 0.5
+    segments[2]['end'] = segments[3]['start'] = 7.5  # 1.5 s off
+    segments[5]['label'] = segments[6]['label']
+    paths = [str(tmp_path / 'tl.json'), str(tmp_path / 'truth.json')]
+    json.dump(dict(segments=segments, stride=1), open(paths[0], 'w'))
+    json.dump(truth, open(paths[1], 'w'))
+    assert check.main(paths) == 1
+    out = capsys.readouterr().out
+    assert out.count('MISSED') == 3  # segments 2, 3 and 5
+    assert '5 of 8 segments found' in out
