@@ -34,9 +34,14 @@ import numpy as np
 PIECE_S = 10
 
 
+def frame_width(height: int) -> int:
+    """16:9, even (what H.264's 4:2:0 needs)."""
+    return height * 16 // 9 // 2 * 2
+
+
 def piece_frames(fps: int, height: int) -> np.ndarray:
     """A 10 s piece: bars sliding over a gradient, a square crossing."""
-    width = height * 16 // 9
+    width = frame_width(height)
     x = np.arange(width)
     base = np.broadcast_to((x * 255 // width).astype(np.uint8)[None, :, None],
                            (height, width, 3)).copy()
@@ -61,7 +66,7 @@ def synthetic_video(path: str, minutes: float, fps: int, height: int) -> str:
         stream = out.add_stream('libx264', rate=fps,
                                 options=dict(g=str(2 * fps),
                                              preset='veryfast'))
-        stream.height, stream.width = height, height * 16 // 9
+        stream.height, stream.width = height, frame_width(height)
         stream.pix_fmt = 'yuv420p'
         for img in piece_frames(fps, height):
             out.mux(stream.encode(av.VideoFrame.from_ndarray(img, 'rgb24')))
