@@ -8,13 +8,15 @@ arguments (``--work-dir``, ``--cfg-options``, ``--launcher``,
 CPU (the gloo switch, :func:`setup_cpu_distributed`: the one place that
 knows about it) and building the runner. The tools that run a checkpoint
 over video files (``zero_shot.py``, ``extract_features.py``,
-``search_videos.py``) share their video and model arguments
-(:func:`add_video_args`, :func:`video_list`) and the process group of
-``--launcher pytorch`` (:func:`init_tool_dist`).
+``search_videos.py``, ``timeline.py``) share their video, model and label
+arguments (:func:`add_video_args`, :func:`video_list`,
+:func:`add_label_args`) and the process group of ``--launcher pytorch``
+(:func:`init_tool_dist`).
 """
 import argparse
 import contextlib
 import difflib
+import math
 import os
 import os.path as osp
 import pickle
@@ -27,6 +29,7 @@ from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 from .datasets.video_gate import DEFAULT_BUDGET
+from .models.heads import load_class_names, load_class_texts
 from .models.precision import PRECISIONS
 
 
@@ -280,6 +283,53 @@ def seconds(text: str) -> float:
         raise argparse.ArgumentTypeError(
             f'expected seconds >= 0, got {text!r}')
     return value
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a finite number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(
+            f'expected a positive number, got {text!r}')
+    return value
+
+
+def add_label_args(parser: argparse.ArgumentParser) -> None:
+    """``--labels`` (comma-separated) or ``--label-file`` (one per line),
+    one of them required, and ``--class-texts``; :func:`read_labels` reads
+    and checks them.
+
+    Args:
+        parser: The tool's parser.
+    """
+    labels = parser.add_mutually_exclusive_group(required=True)
+    labels.add_argument('--labels', help='comma-separated labels')
+    labels.add_argument('--label-file', help='one label per line')
+    parser.add_argument('--class-texts', help='YAML or JSON file: {label: '
+                        '[text, ...]}, several texts per label (ensembled)')
+
+
+def read_labels(args: argparse.Namespace,
+                parser: argparse.ArgumentParser) -> List[str]:
+    """The labels of :func:`add_label_args`, checked as the head reads
+    class names, and the class texts checked against them (before any model
+    is built); ``parser.error`` names what is wrong."""
+    try:
+        if args.labels is not None:
+            if not args.labels.strip():
+                raise ValueError('--labels is empty; expected comma-separated '
+                                 'labels, e.g. "swimming,riding a bike"')
+            labels = load_class_names(args.labels.split(','), name='--labels')
+        else:
+            labels = load_class_names(args.label_file)
+        if args.class_texts is not None:
+            load_class_texts(args.class_texts, labels)
+        return labels
+    except (ValueError, FileNotFoundError) as err:
+        parser.error(str(err))
 
 
 def add_model_args(parser: argparse.ArgumentParser) -> None:

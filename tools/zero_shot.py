@@ -28,10 +28,10 @@ from mmengine.utils import ProgressBar
 
 from mmxclip.apis import Recognition, init_xclip, read_frames, recognize
 from mmxclip.apis.outputs import mirrored_paths
-from mmxclip.cli import add_model_args, exit_on_bad_input, positive_int
+from mmxclip.cli import (add_label_args, add_model_args, exit_on_bad_input,
+                         positive_int, read_labels)
 from mmxclip.datasets import BrokenVideoError
 from mmxclip.datasets.video_gate import decode_budget
-from mmxclip.models.heads import load_class_names, load_class_texts
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -39,27 +39,11 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('videos', nargs='+', help='video files')
     add_model_args(parser)
-    labels = parser.add_mutually_exclusive_group(required=True)
-    labels.add_argument('--labels', help='comma-separated labels')
-    labels.add_argument('--label-file', help='one label per line')
-    parser.add_argument('--class-texts', help='YAML or JSON file: {label: '
-                        '[text, ...]}, several texts per label (ensembled)')
+    add_label_args(parser)
     parser.add_argument('--topk', type=positive_int, default=5)
     parser.add_argument('--out-dir', help='where to write one .png per video')
     args = parser.parse_args(argv)
-    try:
-        if args.labels is not None:
-            if not args.labels.strip():
-                raise ValueError('--labels is empty; expected comma-separated '
-                                 'labels, e.g. "swimming,riding a bike"')
-            args.labels = load_class_names(args.labels.split(','),
-                                           name='--labels')
-        else:
-            args.labels = load_class_names(args.label_file)
-        if args.class_texts is not None:
-            load_class_texts(args.class_texts, args.labels)  # checked early
-    except (ValueError, FileNotFoundError) as err:
-        parser.error(str(err))
+    args.labels = read_labels(args, parser)
     return args
 
 

@@ -27,6 +27,9 @@ any decoder sees them); decoding runs under the gate's time budget; only
 requests whose ``Host`` is this server's are served (DNS rebinding). Every
 refusal is a 4xx JSON ``{"error": "..."}`` naming the problem, and the
 server goes on serving.
+* ``POST /api/timeline``: the same form with ``window``, ``stride`` and
+  ``threshold``; labels over sliding windows of a long video
+  (:class:`TimelineDemo`, the page's timeline block).
 
 Requests share one model and its text cache, so they run one at a time
 behind a lock (on CPU one inference already uses every core), each on a
@@ -38,6 +41,7 @@ import asyncio
 import base64
 import concurrent.futures
 import copy
+import math
 import os
 import os.path as osp
 import re
@@ -67,6 +71,7 @@ from ..datasets.video_gate import (DEFAULT_BUDGET, decode_budget,
 from ..models.heads import load_class_names
 from .inference import read_frames, recognize
 from .pipeline import test_pipeline
+from .timeline import timeline
 
 PAGE = osp.join(osp.dirname(__file__), 'demo_page.html')
 # Longest side of the frames sent back to the page, in pixels.
@@ -421,6 +426,18 @@ class ZeroShotDemo:
         self.models[num_frames] = model
         return model
 
+    def parse_labels(self, fields: Dict[str, str]) -> List[str]:
+        """The ``labels`` field, at most :attr:`max_labels` of them.
+
+        Raises:
+            RequestError: Missing, empty or too many labels (400).
+        """
+        labels = parse_labels(fields.get('labels'))
+        if len(labels) > self.max_labels:
+            raise RequestError(400, f'{len(labels)} labels, at most '
+                               f'{self.max_labels} are accepted')
+        return labels
+
     def parse_fields(self, fields: Dict[str, str]
                      ) -> Tuple[List[str], Dict[str, int]]:
         """The labels and the options (``topk``, ``num_clips``,
@@ -429,10 +446,7 @@ class ZeroShotDemo:
         Raises:
             RequestError: A field missing or out of range (400).
         """
-        labels = parse_labels(fields.get('labels'))
-        if len(labels) > self.max_labels:
-            raise RequestError(400, f'{len(labels)} labels, at most '
-                               f'{self.max_labels} are accepted')
+        labels = self.parse_labels(fields)
         options = dict(
             topk=_int_field(fields, 'topk', len(labels), 1, len(labels)),
             num_clips=_int_field(fields, 'num_clips', 1, 1, 10),
@@ -444,9 +458,13 @@ class ZeroShotDemo:
         return labels, options
 
     def answer(self, upload: str, name: str, labels: List[str],
-               options: Dict[str, int]) -> Dict[str, Any]:
-        """The ranking of ``labels`` for the file ``upload`` (sent as
-        ``name``), as the JSON answer; run on a worker thread.
+               options: Dict[str, Any],
+               run: Optional[Callable[..., Dict[str, Any]]] = None
+               ) -> Dict[str, Any]:
+        """``run(model, video, name, labels, options)`` (default: the
+        ranking of ``labels``) on the file ``upload`` (sent as ``name``),
+        the lock held, under the decode budget, as the JSON answer; run on
+        a worker thread.
 
         Raises:
             RequestError: Labels the model cannot read (400); a video the
@@ -461,8 +479,10 @@ class ZeroShotDemo:
             video = f'{upload}.{probe_container(upload, name)}'
             os.replace(upload, video)
             with self.lock, decode_budget(**self.budget):
-                model = self.model_for(options['num_frames'])
-                return self._answer(model, video, name, labels, options)
+                model = self.model_for(options.pop('num_frames',
+                                                   self.num_frames))
+                return (run or self._answer)(model, video, name, labels,
+                                             options)
         except BrokenVideoError as err:
             raise RequestError(422, f'{name!r}: '
                                f'{err.reason.replace(video, name)}')
@@ -501,19 +521,30 @@ class ZeroShotDemo:
                 f'{self.max_upload_bytes} bytes (the limit, --max-upload-mb) '
                 'and the form fields need')
 
-    async def zero_shot(self, request: Request) -> JSONResponse:
-        """``POST /api/zero_shot``."""
+    async def serve(self, request: Request,
+                    parse_fields: Callable[[Dict[str, str]], Tuple[
+                        List[str], Dict[str, Any]]],
+                    run: Optional[Callable[..., Dict[str, Any]]] = None
+                    ) -> JSONResponse:
+        """A form request: the upload streamed to disk within the limit,
+        its fields read by ``parse_fields``, :meth:`answer` with ``run`` off
+        the event loop; every refusal a 4xx JSON."""
         try:
             self._check_length(request.headers.get('content-length'))
             with tempfile.TemporaryDirectory(prefix='mmxclip-demo-') as d:
                 form = UploadForm(osp.join(d, 'video'), self.max_upload_bytes)
                 await form.read(request)
-                labels, options = self.parse_fields(form.fields)
+                labels, options = parse_fields(form.fields)
                 answer = await _off_loop(self.answer, form.path,
-                                         form.video_name(), labels, options)
+                                         form.video_name(), labels, options,
+                                         run)
         except RequestError as err:
             return JSONResponse({'error': str(err)}, status_code=err.status)
         return JSONResponse(answer)
+
+    async def zero_shot(self, request: Request) -> JSONResponse:
+        """``POST /api/zero_shot``."""
+        return await self.serve(request, self.parse_fields)
 
     async def health(self, request: Request) -> JSONResponse:
         """``GET /health``: up, and whether a request holds the model."""
@@ -532,6 +563,77 @@ async def _server_error(request: Request, exc: Exception) -> JSONResponse:
     server's log."""
     return JSONResponse({'error': f'internal error ({type(exc).__name__}); '
                          "see the server's log"}, status_code=500)
+
+
+# Timeline view (issue 24): POST /api/timeline, the page's "Timeline" block.
+# Labels scored over sliding windows of an uploaded video
+# (mmxclip.apis.timeline), with the zero-shot demo's model, lock, upload
+# rules and decode budget.
+
+
+def _float_field(fields: Dict[str, str], name: str, default: Optional[float],
+                 low: float, high: float) -> Optional[float]:
+    """An optional number form field in ``(low, high]``."""
+    text = fields.get(name)
+    if text is None or str(text).strip() == '':
+        return default
+    try:
+        value = float(str(text))
+    except ValueError:
+        value = math.nan
+    if not low < value <= high:
+        raise RequestError(400, f'{name} must be a number in ({low:g}, '
+                           f'{high:g}], got {text!r}')
+    return value
+
+
+class TimelineDemo:
+    """Timelines of uploaded videos (``POST /api/timeline``).
+
+    Multipart form: ``video``, ``labels``; optional ``window`` and
+    ``stride`` (seconds, default 2 and 1) and ``threshold``. The answer is
+    :meth:`mmxclip.apis.Timeline.to_json` (labels, windows with their
+    scores, segments, notes); the upload, its checks and every refusal are
+    :class:`ZeroShotDemo`'s.
+
+    Args:
+        demo: The zero-shot demo whose model, lock, limits and budget are
+            used.
+    """
+
+    def __init__(self, demo: ZeroShotDemo) -> None:
+        self.demo = demo
+
+    def parse_fields(self, fields: Dict[str, str]
+                     ) -> Tuple[List[str], Dict[str, Any]]:
+        """The labels and ``window``, ``stride``, ``threshold``.
+
+        Raises:
+            RequestError: A field missing or out of range (400).
+        """
+        return self.demo.parse_labels(fields), dict(
+            window=_float_field(fields, 'window', 2.0, 0, 3600),
+            stride=_float_field(fields, 'stride', 1.0, 0, 3600),
+            threshold=_float_field(fields, 'threshold', None, 0, 1))
+
+    def run(self, model: nn.Module, video: str, name: str,
+            labels: List[str], options: Dict[str, Any]) -> Dict[str, Any]:
+        """The timeline of ``video`` (uploaded as ``name``), the lock held.
+
+        Raises:
+            RequestError: Windows the video cannot have (400).
+        """
+        model.cfg.test_pipeline = test_pipeline(
+            model.neck.num_frames, model.backbone.input_resolution)
+        try:
+            result = timeline(model, video, labels, name=name, **options)
+        except ValueError as err:  # labels, window or stride
+            raise RequestError(400, str(err))
+        return result.to_json()
+
+    async def handle(self, request: Request) -> JSONResponse:
+        """``POST /api/timeline``."""
+        return await self.demo.serve(request, self.parse_fields, self.run)
 
 
 def create_app(model: nn.Module,
@@ -578,6 +680,8 @@ def create_app(model: nn.Module,
             Route('/', index),
             Route('/health', demo.health),
             Route('/api/zero_shot', demo.zero_shot, methods=['POST']),
+            Route('/api/timeline', TimelineDemo(demo).handle,
+                  methods=['POST']),
         ],
         middleware=[Middleware(HostAllowlist,
                                hosts=allowed_hosts(host, allow_hosts))],

@@ -201,6 +201,40 @@ class Recognition(NamedTuple):
     frame_inds: np.ndarray
 
 
+def check_fusion(model: nn.Module) -> None:
+    """Refuse a head whose fused view scores are not turned into label
+    probabilities (``average_clips`` None).
+
+    Raises:
+        ValueError: ``cls_head.average_clips`` is not 'prob' or 'score'.
+    """
+    fusion = model.cls_head.average_clips
+    if fusion not in ('prob', 'score'):
+        raise ValueError("zero-shot scoring needs cls_head.average_clips "
+                         f"'prob' or 'score', not {fusion!r}")
+
+
+def predict_probabilities(model: nn.Module,
+                          samples: List[Dict[str, Any]]) -> List[Any]:
+    """``test_step`` on packed samples, each ``pred_score`` a probability
+    over the labels (the views' fused scores softmaxed where the head
+    averages raw scores, ``average_clips='score'``).
+
+    Args:
+        model: A recognizer that passed :func:`check_fusion`.
+        samples: Packed samples of one pipeline.
+
+    Returns:
+        list[ActionDataSample]: ``test_step``'s results.
+    """
+    with torch.no_grad():
+        results = model.test_step(pseudo_collate(samples))
+    if model.cls_head.average_clips == 'score':
+        for result in results:
+            result.pred_score = result.pred_score.softmax(dim=-1)
+    return results
+
+
 def recognize(model: nn.Module,
               video: Union[str, Dict[str, Any]],
               labels: Union[None, str, Sequence[str]] = None,
@@ -234,18 +268,12 @@ def recognize(model: nn.Module,
         raise ValueError(f'topk must be >= 1, got {topk}')
     if labels is not None:
         model.set_class_names(labels)
-    head = model.cls_head
-    if head.average_clips not in ('prob', 'score'):
-        raise ValueError("zero_shot needs cls_head.average_clips 'prob' or "
-                         f"'score', not {head.average_clips!r}")
+    check_fusion(model)
     data = load_video(inference_pipeline(model), video)
-    with torch.no_grad():
-        result = model.test_step(pseudo_collate([data]))[0]
+    result = predict_probabilities(model, [data])[0]
     probs = result.pred_score
-    if head.average_clips == 'score':
-        probs = probs.softmax(dim=-1)
     values, indices = probs.topk(min(topk, probs.numel()))
-    names = head.class_names
+    names = model.cls_head.class_names
     meta = result.metainfo
     return Recognition(
         [(names[i], float(v)) for v, i in zip(values, indices.tolist())],

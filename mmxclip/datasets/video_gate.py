@@ -210,6 +210,7 @@ class Deadline:
         base_s = budget['base_s'] if base_s is None else base_s
         per_mb_s = budget['per_mb_s'] if per_mb_s is None else per_mb_s
         self.name = name
+        self.per_mb_s = per_mb_s
         self.seconds = base_s + per_mb_s * size_bytes / 2**20
         self._end = time.monotonic() + self.seconds
 
@@ -224,6 +225,24 @@ class Deadline:
                 None, self.name, f'decoding took longer than its time budget '
                 f'of {self.seconds:.1f} s (a decoder loop that does not end, '
                 'or a file far slower to decode than its size suggests)')
+
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        """Stop the clock inside the block: time that is not decoding (a
+        model run between a long video's frames, waiting for a stream's
+        writer) is not charged to the budget."""
+        start = time.monotonic()
+        try:
+            yield
+        finally:
+            self._end += time.monotonic() - start
+
+    def grow(self, size_bytes: int) -> None:
+        """Add ``per_mb_s`` for ``size_bytes`` more bytes: the budget of a
+        stream of unknown size, grown as it is read."""
+        extra = self.per_mb_s * size_bytes / 2**20
+        self.seconds += extra
+        self._end += extra
 
 
 def current_budget() -> dict:

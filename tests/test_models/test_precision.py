@@ -224,8 +224,8 @@ def test_an_index_from_before_precisions_is_fp32(files, tmp_path):
     for bad in ('fp16', 7):
         info['model']['precision'] = bad
         path.write_text(json.dumps(info))
-        with pytest.raises(ValueError, match='index.json: model.precision '
-                           'must be one of'):
+        with pytest.raises(ValueError, match=r'index.json: model.precision: '
+                           r".*; expected one of \('fp32', 'bf16', 'int8'\)"):
             VideoIndex(str(tmp_path / 'idx'))
 
 

@@ -5,6 +5,13 @@ MMAction2's ``VideoDataset`` format.
 
 Example:
     $ python tools/data/make_toy_dataset.py data/toy   # 150 + 10 per class
+    $ python tools/data/make_toy_dataset.py data/toy --long-video
+
+The second writes only ``data/toy/long_val.mp4``: a validation video of each
+class back to back (the same frames as the dataset's ``val/val_0000L.mp4``
+for the same seed, size and frames), and its ground truth
+``data/toy/long_val.json`` (class and time span of each), for
+``tools/timeline.py``.
 """
 import argparse
 import sys
@@ -12,7 +19,7 @@ import time
 from typing import Optional, Sequence
 
 from mmxclip.datasets.toy import (CLASSES, TRAIN_PER_CLASS, VAL_PER_CLASS,
-                                  make_toy_dataset)
+                                  make_long_video, make_toy_dataset)
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -38,6 +45,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--class-folders', action='store_true',
                         help='write videos/<class>/<split>_*.mp4 (a source '
                         'for tools/data/build_dataset.py)')
+    parser.add_argument('--long-video', action='store_true',
+                        help='write only OUT_DIR/long_val.mp4, a validation '
+                        'video of each class back to back, and its ground '
+                        'truth OUT_DIR/long_val.json (not the dataset)')
     return parser.parse_args(argv)
 
 
@@ -45,6 +56,16 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     """Command-line entry point."""
     args = parse_args(argv)
     start = time.perf_counter()
+    if args.long_video:
+        try:
+            long = make_long_video(args.out_dir, size=args.size,
+                                   num_frames=args.frames, seed=args.seed)
+        except (TypeError, ValueError) as e:
+            sys.exit(f'error: {e}')
+        print(f'Wrote {long["video"]}: '
+              + ', '.join(s['class_name'] for s in long['segments'])
+              + f' ({args.frames} frames each at {long["fps"]} fps)')
+        return
     try:
         result = make_toy_dataset(
             args.out_dir,

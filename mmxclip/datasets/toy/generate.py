@@ -25,13 +25,16 @@ import os.path as osp
 import numpy as np
 
 from ...engine.atomic_io import atomic_write
-from .render import _check_decodable, render_video, write_video
+from .render import FPS, _check_decodable, render_video, write_video
 from .spec import CLASSES, make_video_spec
 
 # The size configs/xclip_toy.py's schedule is made for (1200 training
 # videos; its top-1 is in docs/performance.md), and the validation split.
 TRAIN_PER_CLASS = 150
 VAL_PER_CLASS = 10
+# The long video of make_long_video and its ground truth, in the output dir.
+LONG_VIDEO = 'long_val.mp4'
+LONG_TRUTH = 'long_val.json'
 _MIN_SIZE = 32
 _MIN_FRAMES = 4
 
@@ -171,3 +174,49 @@ def make_toy_dataset(out_dir: str,
     }
     atomic_write(json.dumps(meta).encode(), osp.join(out_dir, 'meta.json'))
     return result
+
+
+def make_long_video(out_dir: str,
+                    size: int = 32,
+                    num_frames: int = 16,
+                    seed: int = 0) -> dict:
+    """One long video of validation videos of every class, back to back.
+
+    Video 0 of each class of the validation split (``val/val_0000L.mp4``
+    of :func:`make_toy_dataset` with the same arguments: the same frames)
+    in an order drawn from ``seed``, written as ``out_dir/long_val.mp4``,
+    and the class and time span of each in ``out_dir/long_val.json``:
+    the ground truth of a timeline (:func:`mmxclip.apis.timeline`).
+
+    Args:
+        out_dir: Output directory (created if missing).
+        size: Frame height and width (as :func:`make_toy_dataset`).
+        num_frames: Frames per class, at 8 fps.
+        seed: Non-negative random seed.
+
+    Returns:
+        dict: ``video`` (its path), ``fps``, and ``segments``: one dict per
+        class in time order with ``label``, ``class_name``, ``start`` and
+        ``end`` in seconds.
+
+    Raises:
+        TypeError: If a size or seed is not an int.
+        ValueError: If an argument is out of range.
+    """
+    _validate(out_dir, 0, 1, size, num_frames, seed)
+    _check_decodable(size, num_frames)
+    out_dir = os.fspath(out_dir)
+    os.makedirs(out_dir, exist_ok=True)
+    order = np.random.default_rng(seed).permutation(len(CLASSES)).tolist()
+    frames = [render_video(make_video_spec(seed, 'val', label, 0, size,
+                                           num_frames), size)
+              for label in order]
+    path = osp.join(out_dir, LONG_VIDEO)
+    write_video(path, np.concatenate(frames))
+    seconds = num_frames / FPS
+    truth = dict(video=LONG_VIDEO, fps=FPS, segments=[
+        dict(label=label, class_name=CLASSES[label], start=i * seconds,
+             end=(i + 1) * seconds) for i, label in enumerate(order)])
+    atomic_write(json.dumps(truth, indent=1).encode(),
+                 osp.join(out_dir, LONG_TRUTH))
+    return dict(truth, video=path)

@@ -9,7 +9,7 @@ import numpy as np
 from .spec import SHAPES, VideoSpec
 
 _SUPERSAMPLE = 4           # shapes are rasterised at 4x and area-downsampled
-_FPS = 8
+FPS = 8  # frames per second of the written videos
 
 
 def _unit_shape(shape: str) -> np.ndarray:
@@ -68,7 +68,7 @@ def render_video(spec: VideoSpec, size: int = 32) -> np.ndarray:
     return frames
 
 
-def write_video(path: str, frames: np.ndarray, fps: int = _FPS) -> None:
+def write_video(path: str, frames: np.ndarray, fps: int = FPS) -> None:
     """Writes BGR frames to an mp4 file with OpenCV's 'mp4v' codec.
 
     Args:
