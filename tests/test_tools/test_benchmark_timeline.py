@@ -1,5 +1,5 @@
 """tools/analysis/benchmark_timeline.py runs and reports what it measures
-(its figures are in docs/timeline.md, not asserted here)."""
+(its figures are in docs/performance.md, not asserted here)."""
 from helpers import load_tool
 from helpers.tiny_model import save_tiny_xclip
 
