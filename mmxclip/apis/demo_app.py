@@ -78,6 +78,8 @@ PAGE = osp.join(osp.dirname(__file__), 'demo_page.html')
 THUMBNAIL = 160
 # The form's text fields; ``video`` is its one file part.
 TEXT_FIELDS = ('labels', 'topk', 'num_frames', 'num_clips', 'num_crops')
+# The text fields of a timeline request (POST /api/timeline).
+TIMELINE_FIELDS = ('labels', 'window', 'stride', 'threshold')
 # Bytes a request may carry besides the video: text fields, part headers,
 # boundaries (1000 labels of CLIP's 77 tokens fit).
 FORM_BYTES = 1 << 20
@@ -143,7 +145,7 @@ def _data_url(frame: np.ndarray) -> str:
 class UploadForm:
     """A multipart form read as it streams in (python-multipart's parser).
 
-    The text fields :data:`TEXT_FIELDS` are kept in memory; the file part
+    The text fields ``text_fields`` are kept in memory; the file part
     ``video`` is written to ``path`` as it arrives and refused (413) the
     moment it passes ``max_bytes``, so an upload without Content-Length
     (chunked) never puts more than the limit on disk. The client's file
@@ -152,11 +154,14 @@ class UploadForm:
     Args:
         path: Where the video goes (a name of the server's choosing).
         max_bytes: Largest accepted video.
+        text_fields: The text fields a request may send.
     """
 
-    def __init__(self, path: str, max_bytes: int) -> None:
+    def __init__(self, path: str, max_bytes: int,
+                 text_fields: Sequence[str] = TEXT_FIELDS) -> None:
         self.path = path
         self.max_bytes = max_bytes
+        self.text_fields = tuple(text_fields)
         self.fields: Dict[str, str] = {}
         self.filename: Optional[str] = None  # None: no video part
         self.size = 0
@@ -255,7 +260,7 @@ class UploadForm:
             self.filename = options[b'filename'].decode('utf-8', 'replace')
             self._field = None
             self._file = open(self.path, 'wb')
-        elif name in TEXT_FIELDS:
+        elif name in self.text_fields:
             if is_file:
                 raise RequestError(400, f'{name} must be a text field, not a '
                                    'file')
@@ -266,7 +271,7 @@ class UploadForm:
         else:
             raise RequestError(
                 400, f'unknown field {name!r}; expected video (a file) and '
-                f'the text fields {", ".join(TEXT_FIELDS)}')
+                f'the text fields {", ".join(self.text_fields)}')
 
     def _part_data(self, data: bytes, start: int, end: int) -> None:
         if self._field is not None:
@@ -524,15 +529,17 @@ class ZeroShotDemo:
     async def serve(self, request: Request,
                     parse_fields: Callable[[Dict[str, str]], Tuple[
                         List[str], Dict[str, Any]]],
-                    run: Optional[Callable[..., Dict[str, Any]]] = None
+                    run: Optional[Callable[..., Dict[str, Any]]] = None,
+                    text_fields: Sequence[str] = TEXT_FIELDS
                     ) -> JSONResponse:
         """A form request: the upload streamed to disk within the limit,
-        its fields read by ``parse_fields``, :meth:`answer` with ``run`` off
-        the event loop; every refusal a 4xx JSON."""
+        its ``text_fields`` read by ``parse_fields``, :meth:`answer` with
+        ``run`` off the event loop; every refusal a 4xx JSON."""
         try:
             self._check_length(request.headers.get('content-length'))
             with tempfile.TemporaryDirectory(prefix='mmxclip-demo-') as d:
-                form = UploadForm(osp.join(d, 'video'), self.max_upload_bytes)
+                form = UploadForm(osp.join(d, 'video'), self.max_upload_bytes,
+                                  text_fields)
                 await form.read(request)
                 labels, options = parse_fields(form.fields)
                 answer = await _off_loop(self.answer, form.path,
@@ -633,7 +640,8 @@ class TimelineDemo:
 
     async def handle(self, request: Request) -> JSONResponse:
         """``POST /api/timeline``."""
-        return await self.demo.serve(request, self.parse_fields, self.run)
+        return await self.demo.serve(request, self.parse_fields, self.run,
+                                     TIMELINE_FIELDS)
 
 
 def create_app(model: nn.Module,

@@ -31,7 +31,7 @@ def video(tmp_path_factory):
 def client(checkpoint):
     app = create_app(init_xclip(checkpoint, ['placeholder']),
                      max_upload_mb=0.5)
-    with TestClient(app) as c:
+    with TestClient(app, base_url='http://localhost') as c:
         yield c
 
 
