@@ -22,7 +22,7 @@ import argparse
 import sys
 from typing import Optional, Sequence
 
-from mmxclip.cli import add_precision_arg
+from mmxclip.cli import add_precision_arg, seconds
 
 # Seconds in-flight requests get to finish once the server is told to stop.
 GRACE_S = 3
@@ -37,18 +37,6 @@ def _size_mb(text: str) -> float:
     if not value > 0:
         raise argparse.ArgumentTypeError(
             f'expected a size in MiB above 0, got {text!r}')
-    return value
-
-
-def _seconds(text: str) -> float:
-    """argparse type: seconds, >= 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(
-            f'expected seconds >= 0, got {text!r}')
     return value
 
 
@@ -70,10 +58,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     add_precision_arg(parser)
     parser.add_argument('--max-upload-mb', type=_size_mb, default=100,
                         help='largest accepted video, in MiB')
-    parser.add_argument('--decode-budget-s', type=_seconds,
+    parser.add_argument('--decode-budget-s', type=seconds,
                         help='seconds any video may take to decode '
                         "(default: the video gate's)")
-    parser.add_argument('--decode-budget-per-mb', type=_seconds,
+    parser.add_argument('--decode-budget-per-mb', type=seconds,
                         help='decode seconds added per MiB of video '
                         "(default: the video gate's)")
     return parser.parse_args(argv)
