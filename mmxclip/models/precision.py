@@ -23,11 +23,11 @@ stay float32 in every precision.
 Training and the equivalence tests run float32 / float64 models that never
 pass through :func:`apply_precision`.
 """
+import sys
 import warnings
 from typing import FrozenSet, Optional, Set, Tuple, Union
 
 import torch
-from mmengine.logging import MMLogger
 from torch import nn
 
 from .layers import Linear, MultiheadAttention
@@ -170,9 +170,10 @@ def apply_precision(model: nn.Module,
     logged = (precision, resolved)
     if logged not in _logged:
         _logged.add(logged)
-        MMLogger.get_current_instance().info(
-            _why(resolved, device, cpuinfo) if precision == 'auto' else
-            f'precision {resolved}')
+        # On stderr, not MMEngine's logger (stdout): the inference tools'
+        # stdout holds only their results.
+        print(_why(resolved, device, cpuinfo) if precision == 'auto' else
+              f'precision {resolved}', file=sys.stderr)
     if resolved == 'fp32':
         return resolved
     model.weights_fingerprint = model_fingerprint(model)
