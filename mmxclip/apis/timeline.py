@@ -264,6 +264,36 @@ def _clip_steps(model: nn.Module) -> tuple:
     return sampling, steps[decoders[0] + 1:]
 
 
+class _RGBBuffers:
+    """RGB frames converted into recycled arrays.
+
+    Why not a fresh array per frame: each 720p RGB frame is 2.7 MB, freed a
+    window later while the model allocates in between; glibc's heap then
+    fragments and a process's peak grew by 18 % from a 10- to a 60-minute
+    video (measured: docs/performance.md, "Timeline"). Reusing the arrays
+    keeps it flat without changing the process's allocator settings.
+    """
+
+    def __init__(self) -> None:
+        self.free: List[np.ndarray] = []
+
+    def convert(self, frame: Any) -> np.ndarray:
+        """``frame`` (decoded) as an (H, W, 3) uint8 RGB array."""
+        rgb = frame.to_ndarray(format='rgb24')  # a view of FFmpeg's frame
+        while self.free:
+            array = self.free.pop()
+            # 2 = ``array`` and getrefcount's argument: nothing else, not a
+            # view, holds it (a pipeline step may keep what it was given).
+            if array.shape == rgb.shape and sys.getrefcount(array) == 2:
+                np.copyto(array, rgb)
+                return array
+        return rgb.copy()
+
+    def release(self, arrays: List[np.ndarray]) -> None:
+        """Take back arrays the pass no longer holds."""
+        self.free += arrays
+
+
 class _Pass:
     """One sequential pass: frames in, windows built and scored in batches.
 
@@ -296,6 +326,7 @@ class _Pass:
         self.sampling, self.finishing = _clip_steps(model)
         self.frames: collections.deque = collections.deque(maxlen=self.size)
         self.rgb: Dict[int, np.ndarray] = {}
+        self.buffers = _RGBBuffers()
         self.count = 0  # frames seen
         self.pending: List[tuple] = []  # (Window, packed sample)
         self.windows: List[Window] = []
@@ -337,14 +368,15 @@ class _Pass:
         """The RGB frame ``index`` (converted once, while it is held)."""
         if index not in self.rgb:
             frame = self.frames[index - (self.count - len(self.frames))]
-            self.rgb[index] = frame.to_ndarray(format='rgb24')
+            self.rgb[index] = self.buffers.convert(frame)
         return self.rgb[index]
 
     def build(self, start: int, size: int) -> None:
         """Sample window ``[start, start + size)`` as the test pipeline
         samples a clip and run the pipeline's steps after decoding."""
         oldest = self.count - len(self.frames)
-        self.rgb = {i: a for i, a in self.rgb.items() if i >= oldest}
+        self.buffers.release([self.rgb.pop(i) for i in
+                              [i for i in self.rgb if i < oldest]])
         results = dict(filename=self.name, label=-1, modality='RGB',
                        start_index=start, total_frames=size)
         for step in self.sampling:

@@ -13,8 +13,8 @@ from helpers.tiny_model import save_tiny_xclip
 from helpers.weight_files import write_video
 
 from mmxclip.apis import init_xclip, recognize
-from mmxclip.apis.timeline import (Segment, Window, _Pass, find_segments,
-                                   timeline)
+from mmxclip.apis.timeline import (Segment, Window, _Pass, _RGBBuffers,
+                                   find_segments, timeline)
 from mmxclip.datasets import BrokenVideoError
 from mmxclip.datasets.video_gate import decode_budget
 
@@ -130,6 +130,48 @@ def test_held_frames_do_not_grow_with_the_length(model, tmp_path,
         assert result.frames == n
         assert max(f for f, _ in held) == 16
         assert max(r for _, r in held) <= 16
+
+
+def test_rgb_arrays_are_recycled(model, tmp_path, monkeypatch):
+    """The RGB arrays are reused: a video 6x longer converts 6x the frames
+    into no more arrays (fresh ones per frame fragmented glibc's heap)."""
+    made = []
+    convert = _RGBBuffers.convert
+
+    def spy(self, frame):
+        free = {id(a) for a in self.free}
+        array = convert(self, frame)
+        made.append(id(array) not in free)
+        return array
+
+    monkeypatch.setattr(_RGBBuffers, 'convert', spy)
+    counts = []
+    for n in (40, 240):
+        made.clear()
+        timeline(model, encode(str(tmp_path / f'{n}.mp4'),
+                               noise(n, seed=n)), window=2, stride=1)
+        counts.append((len(made), sum(made)))
+    assert counts[1][0] > 5 * counts[0][0]
+    assert counts[1][1] == counts[0][1] <= 16
+
+
+def test_an_rgb_array_held_elsewhere_is_never_overwritten():
+    """A released array is reused only if nothing else holds it: not a
+    pipeline step that kept it, not a view of it."""
+    frames = [av.VideoFrame.from_ndarray(
+        np.full((4, 6, 3), v, np.uint8), format='rgb24') for v in (1, 2, 3)]
+    buffers = _RGBBuffers()
+    first = buffers.convert(frames[0])
+    view = first[:, ::2]
+    buffers.release([first])
+    second = buffers.convert(frames[1])
+    assert second is not first and (view == 1).all() and (second == 2).all()
+    buffers.release([second])
+    assert buffers.convert(frames[2]) is not second  # held by this test
+    buffers.release([buffers.convert(frames[1])])
+    free = id(buffers.free[0])
+    again = buffers.convert(frames[2])
+    assert id(again) == free and (again == 3).all()
 
 
 @pytest.mark.parametrize('kwargs,message', [
