@@ -188,13 +188,13 @@ def quantize_int8(proto: Any) -> Any:
             # with reduce_range were the closest to fp32 on a B/16-wide
             # model (0.8 % of the largest logit; the other int8-weight
             # settings 4.8-7.7 %: per channel without reduce_range meets
-            # the u8s8 saturation of CPUs without VNNI, reduce_range per
-            # tensor loses a bit of a coarse scale) and among the fastest
-            # (uint8 weights: 20 % slower). An export runs on unknown CPUs,
-            # so the setting safe without VNNI is the one written. The
-            # patch convolution stays float (ConvInteger, in the default op
-            # types, was slower and no closer), as in PyTorch's int8;
-            # onnxruntime's quant_pre_process changed neither.
+            # the u8s8 saturation that onnxruntime documents for CPUs
+            # without VNNI) and among the fastest (uint8 weights: 20 %
+            # slower). An export runs on unknown CPUs, so the setting safe
+            # without VNNI is the one written. The patch convolution stays
+            # float, as in PyTorch's int8 (ConvInteger, in the default op
+            # types, was slower at about the same error); onnxruntime's
+            # quant_pre_process changed neither.
             quantize_dynamic(proto, out, op_types_to_quantize=['MatMul',
                                                                'Gemm'],
                              per_channel=True, reduce_range=True,
