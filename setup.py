@@ -91,8 +91,9 @@ setup(
             'python-multipart>=0.0.13', 'httpx2', 'playwright', 'flake8',
             'isort'
         ],
-        # tools/export.py
-        'export': ['onnx', 'onnxscript'],
+        # tools/export.py: onnxruntime checks the file written and
+        # quantises --precision int8.
+        'export': ['onnx', 'onnxscript', 'onnxruntime'],
         # tools/demo_app.py: Starlette (ASGI), uvicorn (0.22: a graceful
         # shutdown timeout), python-multipart's streaming parser (0.0.13:
         # imported as python_multipart).

@@ -1,5 +1,6 @@
 """tools/export.py loses nothing: a re-export killed half-way leaves the
-good .onnx as it was (graph and metadata are written once, atomically), and
+good .onnx as it was (graph and metadata are written once, atomically; an
+int8 one is quantised before), and
 a label too long for CLIP or an --out that cannot be written is refused
 before the model is built (issue 22, item 7)."""
 import os
@@ -14,13 +15,15 @@ from mmxclip.apis import init_xclip
 from mmxclip.deploy import export_onnx, onnx_export
 
 
-def test_a_killed_re_export_keeps_the_good_file(tmp_path, monkeypatch):
+@pytest.mark.parametrize('precision', ['fp32', 'int8'])
+def test_a_killed_re_export_keeps_the_good_file(tmp_path, monkeypatch,
+                                                precision):
     ckpt = save_tiny_xclip(str(tmp_path / 'tiny.pth'))
     out = tmp_path / 'xclip.onnx'
     model = init_xclip(ckpt, ['a dog', 'a cat'])
-    export_onnx(model, str(out))
+    export_onnx(model, str(out), precision=precision)
     good = out.read_bytes()
-    assert len(onnx.load(str(out)).metadata_props) == 5
+    assert len(onnx.load(str(out)).metadata_props) == 6
 
     def killed(*args):
         raise KeyboardInterrupt
@@ -29,7 +32,7 @@ def test_a_killed_re_export_keeps_the_good_file(tmp_path, monkeypatch):
     # write itself is atomic_write's, tests/test_engine/test_resume.py).
     monkeypatch.setattr(onnx_export, 'onnx_metadata', killed)
     with pytest.raises(KeyboardInterrupt):
-        export_onnx(model, str(out))
+        export_onnx(model, str(out), precision=precision)
     assert out.read_bytes() == good
     assert sorted(os.listdir(tmp_path)) == ['tiny.pth', 'xclip.onnx']
 

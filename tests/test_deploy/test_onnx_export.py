@@ -1,7 +1,11 @@
 """Export: tools/export.py writes an ONNX graph with the class set baked in;
 onnxruntime's outputs equal the recognizer's predict within 1e-4 on random
 clips, for several batch sizes and views; the docs' PyTorch-free snippet
-ranks a video as recognize() does."""
+ranks a video as recognize() does. ``--precision int8`` writes a quantised
+graph (MatMul weights int8, a smaller file) whose logits stay within the
+tool's bound of PyTorch's fp32 and differ from them; the file records its
+precision, a file from before the record reads as fp32; bf16 and auto are
+refused with the reason."""
 import json
 import os
 import os.path as osp
@@ -10,6 +14,7 @@ import subprocess
 import sys
 
 import numpy as np
+import onnx
 import pytest
 import torch
 from helpers import ROOT
@@ -17,8 +22,8 @@ from helpers.tiny_model import save_tiny_xclip
 from helpers.weight_files import load_tool, write_video
 from mmaction.structures import ActionDataSample
 
-from mmxclip.apis import init_xclip, recognize
-from mmxclip.deploy import FixedClassXCLIP, export_onnx
+from mmxclip.apis import apply_precision, init_xclip, recognize
+from mmxclip.deploy import FixedClassXCLIP, export_onnx, read_onnx_metadata
 
 ort = pytest.importorskip('onnxruntime')
 LABELS = ['a square moving right', 'a dog', 'cooking pasta']
@@ -89,30 +94,121 @@ def test_export_refuses_what_it_cannot_bake(exported, tmp_path, capsys):
     model.data_preprocessor._enable_normalize = False
     with pytest.raises(ValueError, match='does not normalise'):
         FixedClassXCLIP(model)
+    model = init_xclip(ckpt, LABELS)
+    apply_precision(model, 'int8')
+    with pytest.raises(ValueError, match='the model is int8; export the '
+                       'fp32 model'):
+        export_onnx(model, str(tmp_path / 'x.onnx'))
     tool = load_tool('export.py')
     with pytest.raises(SystemExit):
         tool.parse_args([ckpt, '--labels', 'a,,b', '--out', 'x.onnx'])
     assert '--labels: entry 2 is blank' in capsys.readouterr().err
 
 
+@pytest.mark.parametrize('precision,check,bound', [
+    ('fp32', r'onnxruntime vs PyTorch on random clips: max \|d\| = \S+\n',
+     'TOLERANCE'),
+    ('int8', r'onnxruntime int8 vs PyTorch fp32 on random clips: logits max '
+     r'\|d\| = \S+ of the largest logit, top-1 agrees on [0-3] of 3\n',
+     'INT8_TOLERANCE'),
+])
 def test_tool_checks_its_export_and_times_it(exported, tmp_path, capsys,
-                                             monkeypatch):
+                                             monkeypatch, precision, check,
+                                             bound):
     """The tool's own check fails the run when the export is off (here: a
-    tolerance of 0 that the 1e-6-level float differences exceed);
-    --benchmark prints both latencies."""
+    bound of 0 that fp32's 1e-6-level float differences and int8's
+    quantisation exceed); --benchmark prints both latencies."""
     _, ckpt, _ = exported
     tool = load_tool('export.py')
     args = [ckpt, '--labels', 'a,b', '--out', str(tmp_path / 'x.onnx'),
-            '--benchmark', '--runs', '1']
+            '--precision', precision, '--benchmark', '--runs', '1']
     assert tool.main(args) == 0
     out = capsys.readouterr().out
-    assert re.search(r'x.onnx: [\d.]+ MiB, 2 classes, 8 frames of 32 px', out)
+    assert re.search(rf'x.onnx: [\d.]+ MiB, {precision}, 2 classes, 8 frames '
+                     'of 32 px', out)
+    assert re.search(check, out)
     assert re.search(r'batch 1, \d+ threads: onnxruntime [\d.]+ ms, PyTorch '
                      r'[\d.]+ ms \(median of 1\)', out)
-    monkeypatch.setattr(tool, 'TOLERANCE', 0.0)
-    assert tool.main(args[:6]) == 1
+    monkeypatch.setattr(tool, bound, 0.0)
+    assert tool.main(args[:-3]) == 1
     assert 'error: the export differs from PyTorch by' in \
         capsys.readouterr().err
+
+
+@pytest.fixture(scope='module')
+def int8_export(exported):
+    """The checkpoint of ``exported`` exported int8 beside it."""
+    folder, ckpt, _ = exported
+    out = str(folder / 'int8.onnx')
+    export_onnx(init_xclip(ckpt, LABELS), out, precision='int8')
+    return out
+
+
+def test_int8_is_quantised_and_within_the_bound(exported, int8_export):
+    _, ckpt, fp32 = exported
+    ops = {n.op_type for n in onnx.load(int8_export).graph.node}
+    assert {'DynamicQuantizeLinear', 'MatMulInteger'} <= ops
+    assert 'MatMulInteger' not in {
+        n.op_type for n in onnx.load(fp32).graph.node}
+    # 0.64 here: the graph's node records weigh on a model this small
+    assert osp.getsize(int8_export) < 0.7 * osp.getsize(fp32)
+    clips = np.random.default_rng(3).integers(0, 256, (4, 2, 8, 32, 32, 3),
+                                              dtype=np.uint8)
+    with torch.no_grad():
+        ref = FixedClassXCLIP(init_xclip(ckpt, LABELS))(
+            torch.from_numpy(clips))[1].numpy()
+    logits = ort.InferenceSession(
+        int8_export, providers=['CPUExecutionProvider']).run(
+            None, {'clips': clips})[1]
+    err = float(np.abs(logits - ref).max() / np.abs(ref).max())
+    print(f'int8 logits: {err:.2%} of the largest fp32 logit')
+    assert 0 < err < load_tool('export.py').INT8_TOLERANCE
+
+
+def test_the_file_records_its_precision(exported, int8_export, tmp_path):
+    files = dict(fp32=exported[2], int8=int8_export)
+    for precision, path in files.items():
+        assert read_onnx_metadata(path)['precision'] == precision
+        session = ort.InferenceSession(path,
+                                       providers=['CPUExecutionProvider'])
+        assert session.get_modelmeta().custom_metadata_map['precision'] == \
+            precision
+    # A file written before the precision was recorded: fp32.
+    proto = onnx.load(files['fp32'])
+    kept = [p for p in proto.metadata_props if p.key != 'precision']
+    del proto.metadata_props[:]
+    proto.metadata_props.extend(kept)
+    old = str(tmp_path / 'old.onnx')
+    onnx.save(proto, old)
+    assert read_onnx_metadata(old)['precision'] == 'fp32'
+
+
+@pytest.mark.parametrize('precision,why', [
+    ('bf16', "onnxruntime's CPU provider has no bfloat16 MatMul or Gemm "
+     'kernel .*; use int8 .* or fp32'),
+    ('auto', 'an export runs on other machines, so its precision is not '
+     "chosen from this one's CPU; name fp32 or int8"),
+])
+def test_bf16_and_auto_are_refused_with_the_reason(exported, tmp_path,
+                                                   monkeypatch, capsys,
+                                                   precision, why):
+    _, ckpt, _ = exported
+    tool = load_tool('export.py')
+
+    def built(*args, **kwargs):
+        raise AssertionError('the model was built')
+
+    monkeypatch.setattr(tool, 'init_xclip', built)
+    with pytest.raises(SystemExit) as exit_:
+        tool.main([ckpt, '--labels', 'a,b', '--out',
+                   str(tmp_path / 'x.onnx'), '--precision', precision])
+    assert exit_.value.code == 2
+    assert re.search(f'error: --precision {precision}: {why}',
+                     capsys.readouterr().err)
+    with pytest.raises(ValueError, match=f'precision {precision!r}: {why}'):
+        export_onnx(init_xclip(ckpt, LABELS), str(tmp_path / 'x.onnx'),
+                    precision=precision)
+    assert not (tmp_path / 'x.onnx').exists()
 
 
 def readme_snippet() -> str:

@@ -443,6 +443,8 @@ def _onnx_file(path, meta):
     ('class_names', json.dumps([{'type': 'this.X'}]), 'class_names: '),
     ('num_frames', '-8', 'num_frames: '),
     ('average_clips', 'xclip_helpers.mean', 'average_clips: '),
+    ('precision', 'bf16', 'precision: '),
+    ('precision', 'xclip_helpers.int8', 'precision: '),
     ('model_cfg', json.dumps(dict(type='this.X')), 'keys'),
 ])
 def test_onnx_metadata_read_back(planted, tiny_model, key, value, message):
