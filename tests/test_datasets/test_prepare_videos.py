@@ -196,9 +196,32 @@ def test_webm_name_kept_and_decodable(tmp_path):
         assert c.streams.video[0].codec_context.name == 'h264'
 
 
+def _x264_settings(path):
+    """The settings x264 writes into its first packet's SEI."""
+    with av.open(path) as c:
+        head = bytes(next(c.demux(c.streams.video[0])))
+    return head[head.index(b'options: '):].split(b'\x00')[0].decode().split()
+
+
+def test_default_tune_is_fastdecode_and_none_turns_it_off(raw, prepared,
+                                                          tmp_path):
+    """By default CAVLC and no deblocking filter (the prepared clip decodes
+    ~1.6x faster, docs/performance.md); ``--tune none``: x264's own."""
+    tuned = _x264_settings(osp.join(prepared, 'cls_a', 'v0.mp4'))
+    assert {'cabac=0', 'deblock=0:0:0', 'crf=22.0'} <= set(tuned)
+    out = str(tmp_path / 'plain')
+    assert prepare_videos.main([raw, out, '--short-side', '64', '--tune',
+                                'none', '--crf', '23']) == 0
+    plain = _x264_settings(osp.join(out, 'cls_a', 'v0.mp4'))
+    assert {'cabac=1', 'deblock=1:0:0', 'crf=23.0'} <= set(plain)
+
+
 def test_cli_refuses_bad_arguments(raw, capsys):
     with pytest.raises(SystemExit):
         prepare_videos.main([raw, raw + '_x', '--short-side', '255'])
     assert '--short-side must be even' in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        prepare_videos.main([raw, raw + '_x', '--tune', 'fast'])
+    assert "--tune: invalid choice: 'fast'" in capsys.readouterr().err
     with pytest.raises(ValueError, match='OUT_DIR must differ'):
         prepare_videos.main([raw, raw])
