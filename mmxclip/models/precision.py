@@ -13,9 +13,14 @@ stay float32 in every precision.
   for the product and the result back to float32. On a CPU with AMX or
   ``avx512_bf16`` oneDNN runs these products natively; elsewhere PyTorch
   emulates them (correct, and several times slower than float32).
-* ``int8``: dynamic quantisation: weights int8 per tensor, activations
-  quantised per call (PyTorch's ``quantized::linear_dynamic``, the op of
-  ``torch.ao.quantization.quantize_dynamic``; CPU only).
+* ``int8``: dynamic quantisation of the linears outside CLIP's text
+  encoder: weights int8 per output channel, activations quantised per call
+  (PyTorch's ``quantized::linear_dynamic``, the op of
+  ``torch.ao.quantization.quantize_dynamic``; CPU only). The text encoder
+  stays float32: it runs once per class set (its embeddings are cached), so
+  int8 would save no time per video, and on a random B/16 with 400 classes
+  it was most of int8's error (the top-5 of 14 of 20 videos changed with
+  it, 1 without; docs/performance.md, "Inference precisions").
 * ``auto``: ``bf16`` where ``/proc/cpuinfo`` lists ``amx_bf16`` or
   ``avx512_bf16``, ``fp32`` elsewhere (and on every non-CPU device); the
   choice is logged once per process.
@@ -30,6 +35,7 @@ from typing import FrozenSet, Optional, Set, Tuple, Union
 import torch
 from torch import nn
 
+from .heads.text_encoder import CLIPTextEncoder
 from .layers import Linear, MultiheadAttention
 
 PRECISIONS = ('auto', 'fp32', 'bf16', 'int8')
@@ -94,13 +100,15 @@ def _int8_linear(weight: torch.Tensor,
                  bias: Optional[torch.Tensor]) -> nn.Module:
     """PyTorch's dynamic int8 linear with these float weights."""
     import torch.ao.nn.quantized.dynamic as nnqd
-    from torch.ao.quantization import default_dynamic_qconfig
+    from torch.ao.quantization import per_channel_dynamic_qconfig
     plain = nn.Linear(weight.shape[1], weight.shape[0], bias is not None)
     with torch.no_grad():
         plain.weight.copy_(weight)
         if bias is not None:
             plain.bias.copy_(bias)
-    plain.qconfig = default_dynamic_qconfig
+    # Per channel: on the random B/16 the top-5 of 1 video in 20 changed
+    # against fp32, 3 per tensor, at the same speed (performance.md).
+    plain.qconfig = per_channel_dynamic_qconfig
     with warnings.catch_warnings():
         # PyTorch 2.10+ deprecates quantized tensors (its issue 184982);
         # the op still runs. docs/precision.md names the way forward.
@@ -111,8 +119,11 @@ def _int8_linear(weight: torch.Tensor,
 
 def _to_int8(module: nn.Module) -> None:
     """Swap every :class:`Linear` below ``module`` for its int8 twin and
-    give each attention an int8 fused input projection."""
+    give each attention an int8 fused input projection; the text encoder
+    is left float32 (module docstring)."""
     for name, child in module.named_children():
+        if isinstance(child, CLIPTextEncoder):
+            continue
         if isinstance(child, Linear):
             setattr(module, name, _int8_linear(child.weight, child.bias))
             continue

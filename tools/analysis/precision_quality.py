@@ -12,9 +12,11 @@ against float32's on the same videos.
         --label-file data/toy/classes.txt
 
 Prints, per precision: top-1 accuracy (with ``--ann-file``), the videos
-whose top-1 differs from float32's, those whose top-5 set differs, the
-largest probability difference over all videos and classes, and seconds per
-video (:func:`mmxclip.apis.recognize`; the machine's load counts).
+whose top-1 differs from float32's, those whose top-5 set differs (and the
+widest gap between float32's 5th and 6th probability among them: how near a
+tie a change needed), the largest probability difference over all videos
+and classes, and seconds per video (:func:`mmxclip.apis.recognize`; the
+machine's load counts).
 """
 import argparse
 import os.path as osp
@@ -83,12 +85,18 @@ def rankings(checkpoint: str, names: Optional[List[str]], videos: List[str],
 def compare(ref: torch.Tensor, probs: torch.Tensor,
             labels: Optional[torch.Tensor]) -> Dict[str, float]:
     """Top-1 / top-5 disagreements with ``ref``, the largest probability
-    difference and (with labels) top-1 accuracy."""
+    difference, the widest gap between ``ref``'s 5th and 6th probability
+    on a video whose top-5 changed (how near a tie a change needed; None if
+    none changed) and (with labels) top-1 accuracy."""
     k = min(5, ref.shape[1])
     top5 = [set(r.tolist()) != set(p.tolist()) for r, p in
             zip(ref.topk(k).indices, probs.topk(k).indices)]
+    ranked = ref.sort(1, descending=True).values
+    gaps = (ranked[:, k - 1] - ranked[:, k] if ref.shape[1] > k else
+            torch.zeros(len(ref)))[torch.tensor(top5, dtype=torch.bool)]
     out = dict(top1_changed=int((ref.argmax(1) != probs.argmax(1)).sum()),
                top5_changed=sum(top5),
+               top5_changed_gap=float(gaps.max()) if len(gaps) else None,
                max_prob_diff=float((ref - probs).abs().max()))
     if labels is not None:
         out['top1_acc'] = float((probs.argmax(1) == labels).float().mean())
@@ -112,13 +120,14 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Dict]:
         results[precision] = dict(compare(ref, probs, labels),
                                   s_per_video=seconds)
     keys = ['top1_acc'] if labels is not None else []
-    keys += ['top1_changed', 'top5_changed', 'max_prob_diff', 's_per_video']
+    keys += ['top1_changed', 'top5_changed', 'top5_changed_gap',
+             'max_prob_diff', 's_per_video']
     print('| precision | ' + ' | '.join(keys) + ' |')
     print('|---|' + '---|' * len(keys))
     for precision, row in results.items():
         print(f'| {precision} | ' + ' | '.join(
-            f'{row[k]:.4g}' if isinstance(row[k], float) else str(row[k])
-            for k in keys) + ' |')
+            f'{row[k]:.4g}' if isinstance(row[k], float) else
+            '–' if row[k] is None else str(row[k]) for k in keys) + ' |')
     return results
 
 
