@@ -5,7 +5,8 @@ checkout, for benchmarks that want real videos (no dataset here).
     python tools/analysis/real_clips.py ../mmaction2 work_dirs/real_clips
 
 Each video of :data:`PLAN` (its ``demo/``, ``tests/data/`` and
-``tools/data/skeleton/`` videos) is decoded through the video gate and cut
+``tools/data/skeleton/`` videos) is decoded through the video gate (its
+container probe and decode budget) and cut
 into that many equal runs of frames, each re-encoded as H.264 (crf 12, so
 the clip is the footage, not new artefacts) at short side at most 480,
 ``NAME_EXT_I.mp4``. ``precision_quality.py`` ranks them
@@ -19,7 +20,7 @@ from typing import List, Optional, Sequence
 import av
 
 from mmxclip.datasets.prepare import output_size
-from mmxclip.datasets.video_gate import open_container
+from mmxclip.datasets.video_gate import Deadline, open_container
 
 # MMAction2's videos (paths in its repository) and clips cut from each: 20.
 PLAN = {
@@ -36,10 +37,14 @@ PLAN = {
 
 def cut(src: str, out_dir: str, count: int) -> List[str]:
     """``src`` cut into ``count`` clips in ``out_dir``; their paths."""
+    deadline = Deadline(src, osp.getsize(src))
+    frames = []
     with open_container(src) as container:
         stream = container.streams.video[0]
         rate = stream.average_rate
-        frames = list(container.decode(stream))
+        for packet in container.demux(stream):
+            deadline.check()
+            frames += packet.decode()
     size = output_size(frames[0].width, frames[0].height, 480)
     stem = osp.basename(src).replace('.', '_')
     run = len(frames) // count
