@@ -249,6 +249,12 @@ def export_onnx(model: nn.Module,
             output_names=['scores', 'logits'],
             dynamic_shapes={'clips': {0: batch, 1: views}})
     proto = program.model_proto
+    # The exporter's debugging record on every node (the Python stack, with
+    # this checkout's absolute paths, and FX names) is dropped: a file that
+    # is shared names nothing of the machine that wrote it.
+    for node in [*proto.graph.node,
+                 *(n for f in proto.functions for n in f.node)]:
+        del node.metadata_props[:]
     if precision == 'int8':
         proto = quantize_int8(proto)
     meta = onnx_metadata(model, precision)

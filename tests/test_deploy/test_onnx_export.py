@@ -83,6 +83,14 @@ def test_class_set_and_input_are_recorded(exported):
     assert [o.name for o in outputs] == ['scores', 'logits']
 
 
+def test_the_file_names_nothing_of_the_machine(exported, int8_export):
+    """No path of the exporting checkout (the exporter's stack traces on
+    every node), in the fp32 file or the int8 one."""
+    for path in (exported[2], int8_export):
+        blob = open(path, 'rb').read()
+        assert ROOT.encode() not in blob and b'stack_trace' not in blob
+
+
 def test_export_refuses_what_it_cannot_bake(exported, tmp_path, capsys):
     _, ckpt, _ = exported
     model = init_xclip(ckpt, LABELS)
