@@ -6,6 +6,8 @@ graph (MatMul weights int8, a smaller file) whose logits stay within the
 tool's bound of PyTorch's fp32 and differ from them; the file records its
 precision, a file from before the record reads as fp32; bf16 and auto are
 refused with the reason."""
+import contextlib
+import io
 import json
 import os
 import os.path as osp
@@ -29,13 +31,27 @@ ort = pytest.importorskip('onnxruntime')
 LABELS = ['a square moving right', 'a dog', 'cooking pasta']
 
 
+# What the tool printed for each precision's export (each export is made
+# once, by the tool, and serves every test).
+PRINTED = {}
+
+
+def run_tool(ckpt, out, precision):
+    """``tools/export.py`` with ``--benchmark``, its output in PRINTED."""
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert load_tool('export.py').main([
+            ckpt, '--labels', ','.join(LABELS), '--out', out, '--precision',
+            precision, '--benchmark', '--runs', '1']) == 0
+    PRINTED[precision] = printed.getvalue()
+
+
 @pytest.fixture(scope='module')
 def exported(tmp_path_factory):
     folder = tmp_path_factory.mktemp('export')
     ckpt = save_tiny_xclip(str(folder / 'tiny.pth'))
     out = str(folder / 'xclip.onnx')
-    assert load_tool('export.py').main([ckpt, '--labels', ','.join(LABELS),
-                                        '--out', out]) == 0
+    run_tool(ckpt, out, 'fp32')
     return folder, ckpt, out
 
 
@@ -113,6 +129,16 @@ def test_export_refuses_what_it_cannot_bake(exported, tmp_path, capsys):
     assert '--labels: entry 2 is blank' in capsys.readouterr().err
 
 
+@pytest.fixture(scope='module')
+def int8_export(exported):
+    """The checkpoint of ``exported`` exported int8 beside it, by the
+    tool."""
+    folder, ckpt, _ = exported
+    out = str(folder / 'int8.onnx')
+    run_tool(ckpt, out, 'int8')
+    return out
+
+
 @pytest.mark.parametrize('precision,check,bound', [
     ('fp32', r'onnxruntime vs PyTorch on random clips: max \|d\| = \S+\n',
      'TOLERANCE'),
@@ -120,36 +146,27 @@ def test_export_refuses_what_it_cannot_bake(exported, tmp_path, capsys):
      r'\|d\| = \S+ of the largest logit, top-1 agrees on [0-3] of 3\n',
      'INT8_TOLERANCE'),
 ])
-def test_tool_checks_its_export_and_times_it(exported, tmp_path, capsys,
-                                             monkeypatch, precision, check,
-                                             bound):
+def test_tool_checks_its_export_and_times_it(exported, int8_export, tmp_path,
+                                             capsys, monkeypatch, precision,
+                                             check, bound):
     """The tool's own check fails the run when the export is off (here: a
     bound of 0 that fp32's 1e-6-level float differences and int8's
     quantisation exceed); --benchmark prints both latencies."""
     _, ckpt, _ = exported
-    tool = load_tool('export.py')
-    args = [ckpt, '--labels', 'a,b', '--out', str(tmp_path / 'x.onnx'),
-            '--precision', precision, '--benchmark', '--runs', '1']
-    assert tool.main(args) == 0
-    out = capsys.readouterr().out
-    assert re.search(rf'x.onnx: [\d.]+ MiB, {precision}, 2 classes, 8 frames '
-                     'of 32 px', out)
+    name = dict(fp32='xclip', int8='int8')[precision]
+    out = PRINTED[precision]
+    assert re.search(rf'{name}.onnx: [\d.]+ MiB, {precision}, 3 classes, 8 '
+                     'frames of 32 px', out)
     assert re.search(check, out)
     assert re.search(r'batch 1, \d+ threads: onnxruntime [\d.]+ ms, PyTorch '
                      r'[\d.]+ ms \(median of 1\)', out)
+    tool = load_tool('export.py')
     monkeypatch.setattr(tool, bound, 0.0)
-    assert tool.main(args[:-3]) == 1
+    assert tool.main([ckpt, '--labels', 'a,b', '--out',
+                      str(tmp_path / 'x.onnx'), '--precision',
+                      precision]) == 1
     assert 'error: the export differs from PyTorch by' in \
         capsys.readouterr().err
-
-
-@pytest.fixture(scope='module')
-def int8_export(exported):
-    """The checkpoint of ``exported`` exported int8 beside it."""
-    folder, ckpt, _ = exported
-    out = str(folder / 'int8.onnx')
-    export_onnx(init_xclip(ckpt, LABELS), out, precision='int8')
-    return out
 
 
 def test_int8_is_quantised_and_within_the_bound(exported, int8_export):

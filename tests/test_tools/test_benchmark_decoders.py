@@ -16,19 +16,21 @@ import benchmark_decoders  # noqa: E402
 def test_hang_reported_and_gated_frames_exact(tmp_path):
     ref = str(tmp_path / 'ref.npy')
     assert len(benchmark_decoders.reference(TS_FIXTURE, ref)) == TS_FRAMES
-    # Timeouts include importing torch and mmxclip in the subprocess.
+    # Timeouts include importing torch and mmxclip in the subprocess (~9 s
+    # here). decord's 15 s can only err towards HANG, which is the truth on
+    # this file (tests/test_datasets/test_video_gate.py shows decord loops).
     results = {
         d: benchmark_decoders.measure(d, TS_FIXTURE, ref, timeout, None)
-        for d, timeout in (('pyav-gated', 300), ('decord', 30))
+        for d, timeout in (('pyav-gated', 300), ('decord', 15))
     }
     gated = results['pyav-gated']
     assert gated['error'] is None
     assert [(r['n'], r['count'], r['exact']) for r in gated['rows']] == [
         (n, TS_FRAMES, n) for n in benchmark_decoders.COUNTS]
-    assert results['decord']['error'] == 'HANG (killed after 30 s)'
+    assert results['decord']['error'] == 'HANG (killed after 15 s)'
     table = benchmark_decoders.format_table({'ts': results},
                                             {'ts': TS_FRAMES})
-    assert '| ts | decord | – | HANG (killed after 30 s) |' in table
+    assert '| ts | decord | – | HANG (killed after 15 s) |' in table
     assert '| ts | pyav-gated | 300 |' in table
 
 
