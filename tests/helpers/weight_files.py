@@ -93,6 +93,13 @@ def write_video(path: str, frames: int = 16, size: int = 48,
     return path
 
 
+def write_videos(folder: str, count: int) -> list:
+    """``count`` videos ``v0.mp4``, ``v1.mp4``, ... in ``folder``, of 12,
+    14, ... frames (so every video is told apart by its length too)."""
+    return [write_video(osp.join(folder, f'v{i}.mp4'), frames=12 + 2 * i,
+                        seed=i) for i in range(count)]
+
+
 def meta_build(model_cfg):
     """Build on the meta device: the whole module tree and every parameter
     shape, without memory or random initialisation (L/14 has 430M

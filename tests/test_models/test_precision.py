@@ -8,7 +8,7 @@ import os.path as osp
 import pytest
 import torch
 from helpers.tiny_model import LABELS, save_tiny_xclip, tiny_xclip
-from helpers.weight_files import load_tool, write_video
+from helpers.weight_files import load_tool, write_videos
 
 import mmxclip.models.precision as precision_module
 from mmxclip.apis import (apply_precision, init_xclip, model_identity,
@@ -145,8 +145,7 @@ def test_a_precision_applies_once_to_a_float32_model():
 def files(tmp_path_factory):
     folder = tmp_path_factory.mktemp('precision')
     ckpt = save_tiny_xclip(str(folder / 'tiny.pth'))
-    videos = [write_video(str(folder / f'v{i}.mp4'), frames=12 + 2 * i,
-                          seed=i) for i in range(3)]
+    videos = write_videos(str(folder), 3)
     return folder, ckpt, videos
 
 

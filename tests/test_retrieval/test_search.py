@@ -12,7 +12,7 @@ import torch
 from helpers import ROOT
 from helpers.runs import lock_held_elsewhere
 from helpers.tiny_model import LABELS, save_tiny_xclip
-from helpers.weight_files import load_tool, write_video
+from helpers.weight_files import load_tool, write_video, write_videos
 from mmengine.dataset import pseudo_collate
 
 from mmxclip.apis import init_xclip, recognize
@@ -26,8 +26,7 @@ from mmxclip.retrieval import VideoIndex, index_model, score_videos, search
 def workspace(tmp_path_factory):
     folder = tmp_path_factory.mktemp('search')
     ckpt = save_tiny_xclip(str(folder / 'tiny.pth'))
-    videos = [write_video(str(folder / f'v{i}.mp4'), frames=12 + 2 * i,
-                          seed=i) for i in range(4)]
+    videos = write_videos(str(folder), 4)
     return folder, ckpt, videos
 
 
