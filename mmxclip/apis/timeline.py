@@ -375,8 +375,8 @@ class _Pass:
         """Sample window ``[start, start + size)`` as the test pipeline
         samples a clip and run the pipeline's steps after decoding."""
         oldest = self.count - len(self.frames)
-        self.buffers.release([self.rgb.pop(i) for i in
-                              [i for i in self.rgb if i < oldest]])
+        stale = [i for i in self.rgb if i < oldest]
+        self.buffers.release([self.rgb.pop(i) for i in stale])
         results = dict(filename=self.name, label=-1, modality='RGB',
                        start_index=start, total_frames=size)
         for step in self.sampling:

@@ -6,11 +6,11 @@ checkout, for benchmarks that want real videos (no dataset here).
 
 Each video of :data:`PLAN` (its ``demo/``, ``tests/data/`` and
 ``tools/data/skeleton/`` videos) is decoded through the video gate (its
-container probe and decode budget) and cut
-into that many equal runs of frames, each re-encoded as H.264 (crf 12, so
-the clip is the footage, not new artefacts) at short side at most 480,
-``NAME_EXT_I.mp4``. ``precision_quality.py`` ranks them
-(docs/performance.md, "Inference precisions").
+container probe and decode budget) and cut into that many equal runs of
+frames, each re-encoded as H.264 (crf 12, so the clip is the footage, not
+new artefacts) at short side at most 480, ``NAME_EXT_I.mp4``.
+``precision_quality.py`` ranks them (docs/performance.md, "Inference
+precisions").
 """
 import argparse
 import os
