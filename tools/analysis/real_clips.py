@@ -19,6 +19,7 @@ from typing import List, Optional, Sequence
 
 import av
 
+from mmxclip.datasets import BrokenVideoError
 from mmxclip.datasets.prepare import output_size
 from mmxclip.datasets.video_gate import Deadline, open_container
 
@@ -76,8 +77,11 @@ def main(argv: Optional[Sequence[str]] = None) -> List[str]:
         parser.error(f'{args.mmaction2}: not an MMAction2 checkout; missing '
                      f'{missing}')
     os.makedirs(args.out_dir, exist_ok=True)
-    paths = [p for rel, n in PLAN.items()
-             for p in cut(osp.join(args.mmaction2, rel), args.out_dir, n)]
+    try:
+        paths = [p for rel, n in PLAN.items()
+                 for p in cut(osp.join(args.mmaction2, rel), args.out_dir, n)]
+    except BrokenVideoError as err:  # the set is the plan's or nothing
+        parser.exit(1, f'error: {err}\n')
     print(f'{len(paths)} clips in {args.out_dir}')
     return paths
 
